@@ -69,18 +69,30 @@ def clean_reply(raw: str) -> str:
 def safe_line(event: prompt.Canonical) -> str:
     if event.outcome == "wicket":
         return SAFE_WICKET_LINES.get(event.dismissal or "", SAFE_WICKET_DEFAULT)
+    if event.milestone:
+        return "Well played."
+    if event.day_start:
+        return "Morning, everyone."
     return SAFE_LINES.get(event.outcome, "")
+
+
+def problems_with(reply: str, event: prompt.Canonical, event_text: str | None = None) -> list[str]:
+    """Everything wrong with a reply: the manner checks, plus "unfit" when it is no apt reaction."""
+    problems = manner.check_reply(reply, event, event_text=event_text)
+    if not manner.fits(reply, event):
+        problems.append("unfit")
+    return problems
 
 
 def guard(raw: str, event: prompt.Canonical, event_text: str | None = None) -> tuple[str, list[str]]:
     """The reply to send and the problems found in the model's own reply."""
     reply = clean_reply(raw)
-    problems = manner.check_reply(reply, event, event_text=event_text)
+    problems = problems_with(reply, event, event_text)
     if not problems:
         return reply, []
     fallback = safe_line(event)
     # The fallback must itself pass; silence is the last resort for anything but a wicket.
-    if manner.check_reply(fallback, event, event_text=event_text):
+    if problems_with(fallback, event, event_text):
         fallback = SAFE_WICKET_DEFAULT if event.outcome == "wicket" else ""
     return fallback, problems
 

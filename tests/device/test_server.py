@@ -295,3 +295,46 @@ def test_a_model_that_fails_to_load_reports_it_on_health(tmp_path):
         assert body["status"] == "error" and "could not load" in body["detail"]
     finally:
         live.stop()
+
+
+def _drain(sock, seconds):
+    import socket as socket_mod
+
+    messages, end = [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        sock.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            messages.append(sock.recv(4096).decode())
+        except socket_mod.timeout:
+            break
+    return messages
+
+
+def test_systemd_ready_then_watchdog_only_while_the_engine_answers(engine, smollm2_gguf, tmp_path, monkeypatch):
+    """READY=1 after loading; WATCHDOG=1 stops while the engine cannot answer and resumes after."""
+    import socket as socket_mod
+
+    path = tmp_path / "notify.sock"
+    sock = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_DGRAM)
+    sock.bind(str(path))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.setenv("WATCHDOG_USEC", "600000")  # pings every 0.3 s
+    live = LiveServer(create_app(Settings(model_path=smollm2_gguf, request_timeout=300), engine=engine))
+    try:
+        live.wait_ready()
+        first, deadline = [], time.monotonic() + 60  # the first probe may evaluate the whole prompt
+        while sum("WATCHDOG=1" in m for m in first) < 2 and time.monotonic() < deadline:
+            first += _drain(sock, 0.5)
+        assert any("READY=1" in m for m in first), first
+        assert sum("WATCHDOG=1" in m for m in first) >= 2, first
+        with engine.lock:  # a wedged engine: the probe cannot run, so no proof of life
+            _drain(sock, 0.7)  # a ping already under way may still arrive
+            held = _drain(sock, 2)
+        assert not any("WATCHDOG=1" in m for m in held), held
+        after, deadline = [], time.monotonic() + 60
+        while not any("WATCHDOG=1" in m for m in after) and time.monotonic() < deadline:
+            after += _drain(sock, 0.5)
+        assert any("WATCHDOG=1" in m for m in after), after
+    finally:
+        live.stop()
+        sock.close()
