@@ -1,0 +1,421 @@
+"""The tolerant rule-based reader of free-text cricket events, behind `device.prompt.read_text`.
+
+It reads Cricinfo-style lines ("Starc to Kohli, FOUR, driven through cover"), plain English,
+commentary prose and scorer shorthand ("12.3 Starc>Kohli 4", "W", "1lb", "2nb", "wd") into a
+`Canonical`. It looks for cues per outcome class, cancels cues that are negated ("not out",
+"would have been four", "dropped"), then applies the precedence documented in device.prompt.
+When the cues are missing or contradict each other it says "unclear" instead of guessing:
+a drop together with a bowled/lbw/hit-wicket cue (two balls in one line), a wicket cue next to a
+capitalised FOUR or SIX ("SIX... caught on the boundary? No"), a FOUR next to a SIX, or a
+decision overturned on review without the runs being told. Numbers that are not runs (over.ball,
+scores, figures, "reaches 100", "day 3", "(45)") are masked before digits are read.
+
+Try it:  python -m device.reader "Dropped at slip by Smith, they run one"
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from functools import lru_cache
+
+from device.prompt import LEGAL_OFF_NOBALL, Canonical
+
+NUM_WORDS = {"a": 1, "one": 1, "single": 1, "two": 2, "couple": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+
+
+def _rx(*parts: str) -> re.Pattern:
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+# ---- masks: numbers and words that look like outcomes but are not (scores, overs, the pitch, lines)
+MASKS = _rx(
+    r"\b\d{1,3}\.[0-6]\b",  # over.ball
+    r"\b\d{1,3}\s*/\s*\d{1,2}\b", r"\b\d{1,3}\s*-\s*\d{1,3}\b", r"\b\d+\s+for\s+\d+\b",  # scores, figures
+    r"\bday\s+(?:\d+|one|two|three|four|five)\b", r"\bthrow(?:'s| is| was)?\s+wide\b", r"\bwide (?:throw|return)\b", r"\b\d+(?:st|nd|rd|th)\b", r"\b\d+\s*\*", r"\(\s*\d+\s*\)",
+    r"\b\d+\s+(?:off|from)\s+\d+\b", r"\bneeds?\s+\d+\b", r"\b\d+\s+(?:more\s+)?(?:needed|required|wanted|to get)\b", r"\btarget\s+(?:of\s+)?\d+\b", r"\b\d+\s+to\s+win\b",
+    r"\bover\s+\d+\b(?!\s*/)", r"\bball\s+\d+\b(?!\s*/)", r"\b\d+\s*(?:overs?|balls?|wickets?|mph|kph|km/?h|kmh|m|metres|meters)\b",
+    r"\b(?:over|round|around)\s+the\s+wicket\b", r"\b(?:the |a |second )?new ball (?:is |has been |was )?taken\b", r"\bwicket[- ]?keep\w*\b", r"\bwicket\s*maiden\b",
+    r"\b(?:this|flat|slow|good|green|dry|turning|two-paced|dead|true|the)\s+wicket\s+(?:is|was|looks|has)\b",
+    r"\b(?:four|six|two|three)\s+(?:overs|balls?|wickets?|fielders?|slips?|men|times|days|years|innings|deliveries|down|in a row|of the|needed|required|to win)\b",
+    r"\b(?:fours|sixes|singles|twos)\b",
+    r"\b(?:full|short|too|very|so|fairly|quite|bit|and)\s+wide\b", r"\bwide\s+(?:of|outside|half|long|mid|third|slip|fine|yorker|full|line|angle|on|off|ball outside|delivery)\b",
+    r"\bone[- ](?:handed|hand|day|of)\b", r"\bone-off\b", r"\b(?:keeps?|kept|keeping|digs?|dug|jams?|jammed|squeezes?|squeezed|gets?) (?:it |that |one |the (?:ball|yorker) )?out\b(?!\s+(?:lbw|caught|bowled|stumped|for))", r"\b(?:two|three) minds\b",
+)
+OVERTURNED = re.compile(r"overturn|reversed|review (?:is )?successful|successful review")
+GIVEN_NOT_OUT = re.compile(r"(?:given|umpire says|gives it)\s+not\s+out|\bnot out\b")
+GIVEN_OUT = re.compile(r"(?:given|umpire gives (?:it|him|her))\s+out\b|\bfinger (?:goes )?up|raises (?:the|his|her) finger")
+
+# ---- a chance missed
+DROP = _rx(
+    r"\b(?:dropped|drops|drop|put down|puts down|puts? it down|spill(?:ed|s)?|grass(?:ed|es)|shell(?:ed|s)|floor(?:ed|s))\b(?!\s+(?:it\s+|the ball\s+)?(?:short(?!\s+(?:leg|cover|midwicket|mid-?wicket|mid-?on|mid-?off|third|fine|extra|point|square))|into|down|in front|dead|at (?:his|her) feet|and (?:run|runs|ran)|on a length|in\b))",
+    r"\bmiss(?:ed|es)?\s+(?:a\s+|the\s+|an?\s+easy\s+|a\s+simple\s+)?(?:chance|catch|sitter|stumping|run[- ]?out|dolly)",
+    r"\b(?:chance|catch|stumping|run[- ]?out chance)\s+(?:missed|goes down|went down|is put down|goes begging|spurned|not taken|put down|dropped|grassed)",
+    r"\bshould have been (?:caught|taken|stumped|run out|held)", r"\bshould have (?:held|taken|caught)",
+    r"\blet[- ]off\b", r"\breprieve", r"\bsurvives? (?:a|the) (?:chance|catch|stumping|run[- ]?out)",
+    r"\bcan'?t hold on\b", r"\bcould(?:n'?t| not) hold\b", r"\bfails to hold\b", r"\bhands? (?:of stone|like a sieve)",
+    r"\b(?:bursts?|goes|went|slips?|slipped|squirts?|pops?|popped) (?:through|out of|between) (?:[a-z']+ )?(?:hands|fingers)\b", r"\bbutter ?fingers",
+)
+
+# ---- dismissal kinds (strong cues)
+KINDS = [
+    ("caught and bowled", _rx(r"\bc\s*(?:&|and|\+)\s*b\b", r"\boff (?:his|her) own bowling\b", r"\bct? and bowled\b", r"\bcaught by the bowler\b", r"\bthe bowler (?:takes|holds|pouches|snaffles) (?:it|the catch|a catch)\b", r"caught and bowled", r"return catch", r"caught off (?:his|her) own bowling")),
+    ("stumped", _rx(r"\bstumped\b", r"\(\s*st\s+[a-z]", r"(?<![\w'])w\s*\(?\s*st\b", r"\bstumps (?:him|her)\b", r"\bst\s+(?:[a-z][\w'.-]*\s+){1,3}b\b")),
+    ("run out", _rx(r"\brun[- ]?out\b", r"\bro\b(?!\w)", r"\bmankad", r"\bdirect hit\b.{0,30}\b(?:gone|out|short)\b", r"short of (?:his|her|the) (?:ground|crease)")),
+    ("lbw", _rx(r"\blbw\b", r"\bl\.b\.w\b", r"\bleg before", r"\bplumb\b", r"trapped (?:in front|lbw|on the crease)")),
+    ("hit wicket", _rx(r"\bhit[- ]wicket\b", r"\bhw\b", r"(?:treads|trod|stood|steps|stepped|treading) on (?:his|her|the) stumps", r"(?:dislodges|disturbs|knocks off) (?:the|a) bails? with")),
+    ("retired hurt", _rx(r"retire[sd]? hurt", r"\bretires\b")),
+    ("retired not out", _rx(r"retired not out")),
+    ("retired out", _rx(r"retired out")),
+    ("obstructing the field", _rx(r"obstruct(?:ing|ed|s)? the field")),
+    ("handled the ball", _rx(r"handled the ball")),
+    ("hit the ball twice", _rx(r"hit the ball twice")),
+    ("timed out", _rx(r"\btimed out\b")),
+    ("caught", _rx(
+        r"\bcaught\b(?!\s+(?:on the crease|on the back foot|on the hop|in|out of|napping|short|the|in two minds|flat[- ]footed))", r"\bct\b", r"\bc\s+(?:[a-z][\w'.-]*\s+){1,3}b\s+[a-z]",
+        r"\bedged and taken\b", r"\bholes? out\b", r"\bholed out\b", r"\bnicks? off\b",
+        r"\b(?:taken|held|pouched|snaffled|gobbled up|clutched|swallowed|snapped up)\s+(?:at|by|in|on|behind|low|high|well|superbly|brilliantly|comfortably|easily|safely|at)\b",
+        r"\b(?:takes|took|holds|held|completes|pulls off|hangs on to)\s+(?:a|an|the)\s+(?:\w+\s+){0,2}(?:catch|grab|blinder|screamer)",
+        r"\b(?:good|great|brilliant|superb|sharp|simple|easy|fine|stunning|excellent|regulation|screamer of a|what a)\s+catch\b",
+        r"\b(?:edges?|edged|nicks?|nicked|feathers?|feathered|gloves?|gloved)\s+(?:it\s+|one\s+)?(?:behind|through to (?:the )?keeper|to (?:the )?keeper|to (?:first |second |third )?slip|to gully)\b.{0,25}\b(?:taken|held|caught|gone|out|pouched|snaffled)",
+        r"\bcatch!", r"\(\s*c\s+[a-z]", r"(?:\.\.\.|…|, and|and it's|it's been)\s*taken[.!]*$", r"(?<![\w'])w\s*\(?\s*(?:c|ct)\b")),
+    ("bowled", _rx(
+        r"\bclean[- ]?bowled\b", r"\bout\s*[,:;!]?\s*b\s+[a-z][\w'.-]+", r"\bbwld\b", r"\bbowld\b", r"\bbwled\b", r"\bbowled\s*(?:!|him\b|her\b|'?em\b|neck|through|by\b|for\s+\d|out\b)", r"\b(?:is|was|been|gets|get)\s+bowled\b",
+        r"(?:^|[,!.:;]\s*)bowled\b(?!\s+(?:a|an|the|it|short|full|wide|well|beautifully|tight|that|this|there|outside|down|into|over|at|to|him a|her a)\b)", r"\bbowled[.!]*$", r"\bcastled\b", r"\btimber\b",
+        r"\bstumps?\s+(?:shattered|rattled|splayed|flattened|cartwheel\w*|everywhere|broken|knocked)",
+        r"(?:knocks?|knocked|takes?|took|sends?|sent|uproots?|hits?|clips?|clipped|rattles?|flattens?|pegs?)\s+(?:out\s+|over\s+|back\s+)?(?:the\s+|his\s+|her\s+)?(?:off|middle|leg)[- ]?(?:stump|peg|pole)",
+        r"\bthrough the gate\b", r"\b(?:loses?|lost) (?:his|her) (?:off|middle|leg)[- ]?(?:stump|pole|peg)", r"\bloses? (?:his|her) (?:stumps|timber)\b", r"\b(?:plays|played|chops|chopped|drags|dragged|inside[- ]edges?|inside[- ]edged)\s+(?:it\s+|one\s+)?on(?:to)?\b(?!\s+(?:the\s+)?(?:pad|pads|foot|boot|body|side))",
+        r"\bcleaned\s+(?:him\s+|her\s+)?up\b", r"\bbowls (?!(?:to|a|an|the|it|this|that|short|full|wide|well|quick|quicker|fast|slow|slower|his|her|over|round|around|from|in|at|into|outside|down|another|one|two|three|four|five|six|maiden|tight|spin|seam|leg|off|with|on|straight|back|again|beautifully|superbly|nicely)\b)[a-z][\w'.-]+(?: [a-z][\w'.-]+)?[.!]*$", r"(?<![\w'])w\s*\(?\s*b\s*\)?(?!\s*[a-z])", r"\binto (?:the )?(?:base of )?(?:off|middle|leg)[- ]?(?:stump|pole|peg)", r"\bbowls\s+(?:him|her)\b")),
+]
+# weak kind cues: they name the kind only when something else says it is a wicket ("... at gully. Out.")
+KIND_HINTS = [
+    ("caught", _rx(r"\bcatch(?:es)?\b", r"\bgloves? it\b", r"\b(?:takes|took|taeks|holds|held|grabs|pouches|snaffles|gathers|hangs on to) (?:it|the catch|one)\b",
+                   r"\btaken\b", r"\bedged\b", r"\bnicked\b", r"\bskied\b", r"\bin the air\b")),
+    ("bowled", _rx(r"\bstumps\b", r"\b(?:off|middle|leg)[- ]stump\b", r"\bbails\b")),
+]
+# an "out" that ends a sentence is a dismissal, unless it is "arms out", "keeps it out", "steps out"...
+NOT_AFTER = "".join(f"(?<!{w} )" for w in ("arms", "arm", "hands", "it", "that", "one", "them", "way", "back", "ball", "steps",
+                                            "comes", "came", "stepped", "dances", "charges", "spread", "stuck", "sticks", "holds",
+                                            "pushes", "straight", "far", "miles", "long", "inside", "left"))
+WICKET = _rx(
+    r"\bwicket\s*!", r"^wicket\b", r"\b(?:takes|gets|claims|picks up|grabs|another|big|huge|key|vital|crucial|precious|first|a)\s+(?:the\s+)?wicket\b(?!\s*(?:is|was|looks|has))",
+    r"\bwicket (?:falls|for)\b",
+    r"\bgone\b(?!\s+(?:for|all|over|to|past|down|up|through|into|away|wide|miles|the distance|a long way|\d))", r"\b(?:and|off)\s+(?:he|she)\s+goes\b", r"\bhas to go\b",
+    r"\bdeparts?\b", r"\bdismiss(?:ed|es|al)\b", r"\bsent (?:back|packing)\b", r"\bon (?:his|her) way\b", r"\bbreakthrough\b",
+    r"\b(?:is|he's|she's|that's|thats|and|caught|bowled|gets)\s+out\b", r"^out\b", r"\bout\s*!", r"\bout\s*\(", r"(?:^|[,;:])\s*out\s*(?:[,;:!.]|$)", NOT_AFTER + r"\bout[.]*$", NOT_AFTER + r"\bout\.(?=\s|\.)",
+    r"\bout\s+(?:lbw|caught|bowled|stumped)\b", r"\bout\s+for\s+(?:\d|a duck|a golden duck|nought|zero|a pair|nothing)", r"\bfalls for\b", r"\bperishes\b", r"\bstrikes(?:\s+(?:again|first|back))?[.!]*$",
+    r"\bwalks\b(?!\s+(?:out|in|to|across|back|down|off for))", r"\bgot (?:him|her)\b(?=\s*(?:[!.,;]|$|now\b|there\b|again\b|at last\b|with\b))",
+)
+WICKET_NEG = _rx(
+    r"(?<!retired )\bnot out\b", r"\bsurviv", r"\breprieve", r"\blives\b", r"\blet[- ]off\b", r"\bescapes?\b", r"\bturned down\b",
+    r"\bappeal\s+(?:is\s+)?(?:rejected|denied|declined)", r"\bno wicket\b", r"\bnot given\b", r"\bumpire says no\b",
+    r"\bwould(?:'ve| have)\b", r"\bnearly\b", r"\balmost\b", r"\bclose call\b", r"\bjust (?:wide|over|past|short|clear)",
+    r"\bnot (?:gone|bowled|caught|stumped|run out|lbw)\b", r"\bmisses (?:the )?stumps\b", r"\bover the stumps\b",
+    r"\bdoesn'?t carry\b", r"\bfalls short of\b", r"\bbumped\b",
+)
+
+# ---- runs and extras
+SAVED = re.compile(r"\b(?:saved|saves|stopped|stops|cut off|cuts off|prevents?|prevented|fielded|keeps? it to|hauled back|pulls? back|dragged back|held up|short of the (?:rope|boundary|fence)|just short)\b")
+SIX = _rx(r"\bsix\b(?!\s+(?:byes|leg|wides|no))", r"\bsixer\b", r"\bmaximum\b(?!\s+of)", r"\bover the (?:ropes?|fence|boundary|sightscreen)",
+          r"\binto the (?:stands?|crowd|car park|roof|second tier|sightscreen|top tier|river|trees|members)", r"\b(?:lands?|landed|landing) in the (?:stands?|crowd|car park|second tier|top tier)",
+          r"\bout of the (?:ground|park|stadium)", r"\bclears? the (?:ropes?|fence|boundary|rope)\b", r"\bonto the roof", r"\bsix!")
+FOUR = _rx(r"\bfour\b(?!\s+(?:byes|leg|wides|no))", r"\b(?:for|a|another|the)\s+boundary\b(?!\s*(?:rider|fielder|edge|line|catch))", r"^boundary\b", r"(?:^|[,;:.]\s*)boundary[.!]*$",
+           r"\bboundary\s*!", r"\bto the (?:[\w-]+\s+){0,2}(?:fence|ropes?|boundary|advertising|hoardings)\b", r"\b(?:hits?|reaches?|beats?|finds?) the (?:fence|ropes?|boundary)",
+           r"\b(?:races?|raced|runs?|ran|speeds?|sped|rolls?|rolled|runs? away|rockets?|zips?|scorches?|flies|flew)\s+(?:away\s+)?(?:to|into|over)\s+the\s+(?:[\w-]+\s+){0,2}(?:fence|ropes?|boundary|advertising)",
+           r"\bone bounce\b", r"\bbounces? (?:once )?(?:over|before|into) the (?:rope|ropes|fence)", r"\bfour!")
+ALL_RUN = re.compile(r"\ball[- ]run\b(?:\s+(?:four|4|five|5|three|3))?|\b(?:all[- ]run|run all|they run|ran|they ran)\s+(?:four|4|five|5)\b|\b(?:four|4|five|5)\s+all[- ]run\b")
+WIDE = _rx(r"\bwides?\b(?=\s*(?:[.!,;:()~]|$|called|signalled|given|down|from|as|and\s+(?:\d|one|two|they)))", r"\bwides\b", r"\bwd\b", r"\b\d+\s*wd\b", r"\b\d+\s*w\b",
+           r"\b(?:a|another|called|signalled|signals|given|bowls a|sprays a|that's a|it's a)\s+wide\b", r"\bwide ball\b")
+NOBALL = _rx(r"\bno[- ]?balls?\b", r"\bnb\b", r"\b\d+\s*nbs?\b", r"\boversteps?\b", r"\boverstepped\b", r"\bfront[- ]foot (?:no|fault)",
+             r"(?<!^)(?<!on the )(?<!off the )(?<!from the )\bfree[- ]hit\b(?!\s*:)", r"\bbeamer\b.{0,30}\bcalled\b")
+LEGBYES = _rx(r"\bleg[- ]?byes?\b", r"\blegbyes?\b", r"\blb\b", r"\b\d+\s*lbs?\b", r"\boff the (?:pads?|thigh|hip|body|glove-less)\b.{0,20}\bbye")
+BYES = _rx(r"(?<!leg )(?<!leg-)\bbyes?\b", r"\b\d+\s*b\b")
+DOT = _rx(r"\bno runs?\b", r"\bdot(?:\s+ball)?\b", r"\bdefend(?:s|ed)?\b", r"\bblock(?:s|ed)?\b", r"\bleft alone\b", r"\bleaves? (?:it|alone|the ball)\b",
+          r"\bwell left\b", r"\bshoulders? arms\b", r"\bleaves [a-z][\w'.-]*(?: [a-z][\w'.-]*)? alone\b", r"\blets? (?:it|that) go\b", r"\bbeaten\b(?!\s+by the throw)", r"\bbeats the (?:bat|outside edge|inside edge|edge)\b",
+          r"\bplays? and miss(?:es)?\b", r"\bbeats [a-z][\w'.-]*(?: [a-z][\w'.-]*)? (?:outside off|all ends up|on the inside|past the edge|for pace|in the flight|with (?:one|a))", r"\bplayed and missed\b", r"\bswing and a miss\b", r"\bstraight to (?:the )?(?:fielder|cover|mid|point|short|gully|slip|the keeper|bowler|extra)",
+          r"\bdead bat\b", r"\bsmother(?:s|ed)?\b", r"\b(?:played|plays|pushed|pushes|patted|pats|tapped|taps|defended|defends|driven|drives|hit|hits|blocked|blocks) (?:straight |firmly |softly )?back to the bowler\b", r"\bkee(?:ps?|pt) (?:it |that |one )?out\b", r"\bdug out\b", r"\bleave\b(?!\s+(?:the field|to|it to))", r"\bdefen[cs]e\b", r"\bdefensive\b", r"\bpadd?(?:ed|s)? (?:it )?away\b", r"\bno shot\b", r"\bducks?\b(?!\s+(?:out|for))", r"\bducked\b", r"\bsways?\b", r"\bmaiden\b(?!\s+(?:fifty|hundred|century|ton|test))",
+          r"\bkeeper (?:gathers|collects)\b", r"\bbouncer,? (?:left|ducked)\b", r"\bnothing (?:doing|off it)\b", r"\bmiss(?:es|ed)\b(?!\s+(?:a|the|an)\s+(?:chance|catch))")
+RUNS = [
+    (3, _rx(r"\bthree\b(?!\s+(?:overs?|balls?|wickets?|fielders?|slips?))", r"\b3 runs?\b", r"\bcome back for (?:the )?third\b", r"\bcomes back for (?:the )?third\b")),
+    (2, _rx(r"\btwo\b(?!\s+(?:overs?|balls?|wickets?|fielders?|slips?|hands|men|short))", r"\bcouple\b", r"\b2 runs\b", r"\b(?:comes?|came|coming) back for (?:the )?(?:second|two|2)\b", r"\bsecond run\b", r"\bruns? two\b", r"\ba brace\b")),
+    (1, _rx(r"^\s*one[.!]?\s*$", r"\bsingle\b", r"\bruns? (?:one|a single)\b", r"\b(?:one|1|a) run\b", r"\bjust the one\b", r"\bfor one\b", r"\btakes? one\b", r"\bone more\b", r"\b(?:steals|sneaks|pinches|nicks|grabs|scampers|scamper|scampered|scurry|scurries|hurried|hurries)\b",
+        r"\brotates? the strike\b", r"^one for\b", r"\bone for [a-z][\w'.-]*,", r"\b(?:picks? up|gets?|takes?|adds?|nabs?) (?:one|a single|a run)\b", r"\bstrike rotated\b", r"\bquick one\b", r"\bgets off the mark\b", r"\boff the mark\b")),
+]
+DIGIT = re.compile(r"(?<![\w./-])([0-7])(?![\w./-]|\s*[-/]\s*\d)")
+BIG = re.compile(r"\b\d{2,}\b")
+SHORT_W = re.compile(r"(?<![\w'])W(?![\w'])(?!\s+[A-Z][a-z])")
+
+# ---- flags
+DAY_START = _rx(r"\bstart of (?:play|the day|day|the day's play)\b", r"^\s*day\s+(?:\d+|one|two|three|four|five)\b", r"\bday\s+(?:\d+|one|two|three|four|five)\b.{0,30}\b(?:begins|starts|under ?way|first ball|morning)",
+                r"\bfirst ball of the day\b", r"\bgood morning\b", r"\bmorning,? (?:everyone|all)\b", r"\bplay (?:is )?under ?way\b", r"\bplay (?:begins|starts|resumes) (?:on|for) (?:the )?day\b", r"\bopening ball of the day\b")
+MILESTONE = re.compile(
+    r"(?:\b(?:reach(?:es|ed)?|brings? up|brought up|got|gets|has got|raises?|gets? to|completes?|notch(?:es)? up|registers?|to reach|posts?|makes?|scores?|celebrates?)\s+"
+    r"(?:(?:his|her|a|the|their|an?)\s+)?(?:(?:maiden|first|second|third|\w+th|\d+(?:st|nd|rd|th)|test|odi|t20i?|well[- ]deserved|brilliant|fine)\s+)*"
+    r"(?P<m1>fifty|50|half[- ]century|hundred|100|century|ton|double (?:hundred|century|ton)|200|150|triple (?:hundred|century)|300|five[- ]for|fifer|five[- ]wicket haul|5[- ]wicket haul|5[- ]for|five wickets|5 wickets))"
+    r"|(?P<m2>\b(?:takes|completes|has|gets|grabs|picks up|claims)\s+(?:his\s+|her\s+)?(?:five|5)\b(?!\s*(?:runs?|overs?|balls?|byes|wides))|\b(?:fifty|50|100|hundred|century|ton|150|200)\s+(?:up|partnership|stand)\b|\bhalf[- ]century\b|\bcentury\b|\bfive[- ]for\b|\bfifer\b|\bfive[- ]wicket haul\b|\bmaiden (?:fifty|hundred|ton|century)\b)"
+)
+HAT_TRICK = re.compile(r"\bhat[- ]?trick\b")
+NEW_BATTER = re.compile(r"\bnew (?:batter|batsman|batswoman|man|woman|player|face) (?:in|at the crease|to the crease|walks|comes)|\bcomes (?:in|out) to bat\b|\bwalks out to bat\b|\bfirst ball (?:faced|of (?:his|her) innings)\b|\barrives at the crease\b|\bnew batter\b")
+REVIEW = re.compile(r"\breview|\bdrs\b|\bupstairs\b|\bthird umpire\b|\btv umpire\b|\bumpire'?s call\b")
+
+
+def _milestone_kind(word: str) -> str:
+    w = word.lower()
+    for key, name in (("double", "double hundred"), ("triple", "triple hundred"), ("200", "double hundred"), ("300", "triple hundred"),
+                      ("150", "150"), ("partnership", "partnership"), ("stand", "partnership"), ("up", "team milestone"),
+                      ("fifty", "fifty"), ("50", "fifty"), ("half", "fifty"), ("five", "five-wicket haul"), ("5", "five-wicket haul"),
+                      ("fifer", "five-wicket haul")):
+        if key in w:
+            if key in ("partnership", "stand", "up"):
+                return ("fifty " if ("fifty" in w or "50" in w) else "hundred ") + name if key != "up" else w
+            return name
+    return "hundred"
+
+
+# ---- names
+NAME = r"[A-Za-z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2}"
+TO_LINE = re.compile(r"(?:^|[.:;!?]\s+)\s*(?:\d{1,3}\.\d\s*[:,-]?\s*)?(?P<bowler>" + NAME + r")(?:\s+(?:to|2)\s+|\s*(?:>|->|→)\s*)(?P<batter>[A-Za-z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2})")
+SCORECARD = re.compile(r"(?P<out>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)?)\s+(?P<how>c\s*&\s*b|c\s+and\s+b|c\s+(?P<f>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,2}?)\s+b|st\s+(?P<k>[A-Z][\w'’.-]*)\s+b|lbw\s+b|b|hit wicket\s+b|hw\s+b)\s+(?P<bowler>(?:(?:van|de|du|der|da|von|le|la|ul)\s+)?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]{2,})?)")
+CARD_KIND = {"c": "caught", "st": "stumped", "lbw": "lbw", "b": "bowled", "hit": "hit wicket", "hw": "hit wicket"}
+BY_FIELDER = re.compile(r"\b(?:caught|dropped|put down|taken|held|grassed|spilled|stumped|missed)\s+(?:by|at \w+ by)\s+(?P<f>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)?)")
+SUBJECT = re.compile(r"^\s*(?:\d{1,3}\.\d\s*)?(?P<n>[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+)?)\s+(?:is|was|has|drives|cuts|pulls|hooks|sweeps|flicks|smashes|hits|slogs|lofts|edges|nicks|launches|clips|plays|defends|leaves|goes|departs|survives|reaches|brings|gets|takes|steers|guides|glances|works|pushes|punches|blocks|scoops|ramps|reverse)\b")
+NOT_NAMES = {"what", "the", "a", "an", "and", "dropped", "four", "six", "out", "wide", "no", "big", "huge", "lovely", "great", "good", "day",
+             "that", "this", "it", "he", "she", "there", "oh", "wicket", "bowled", "caught", "lbw", "stumped", "run", "start", "free", "beaten",
+             "edged", "edge", "short", "full", "another", "single", "dot", "boundary", "maximum", "gone", "plumb", "review", "not", "appeal",
+             "overthrows", "played", "shot", "ball", "first", "last", "new", "drinks", "wd", "nb", "lb", "back", "up", "off", "on", "down",
+             "what's", "that's", "play", "over", "end", "tea", "lunch", "stumps", "slip", "keeper", "is", "was"}
+
+
+def _name(n: str | None) -> str | None:
+    if not n:
+        return None
+    n = n.strip(" .,'’-")
+    words = n.split()
+    while words and words[-1].lower() in NOT_NAMES:
+        words.pop()
+    if not words or words[0].lower() in NOT_NAMES or len(n) < 2 or n == "W":
+        return None
+    return " ".join(words)
+
+
+def _names(text: str) -> dict:
+    out: dict = {}
+    m = TO_LINE.search(text)
+    if m:
+        out["bowler"], out["batter"] = _name(m.group("bowler")), _name(m.group("batter"))
+    m = SCORECARD.search(text)
+    if m and _name(m.group("out")) and _name(m.group("bowler")):
+        out["player_out"], out["bowler"] = _name(m.group("out")), _name(m.group("bowler"))
+        out.setdefault("batter", out["player_out"])
+        f = m.group("f") or m.group("k")
+        if f:
+            out["fielder"] = _name(f)
+    m = BY_FIELDER.search(text)
+    if m and _name(m.group("f")):
+        out.setdefault("fielder", _name(m.group("f")))
+    if not out.get("batter"):
+        m = SUBJECT.search(text)
+        if m and _name(m.group("n")):
+            out["batter"] = _name(m.group("n"))
+    return {k: v for k, v in out.items() if v}
+
+
+def _count(pattern_text: str, default: int) -> int:
+    m = re.search(r"\b(\d|one|two|three|four|five|a|single|couple)\b", pattern_text)
+    if not m:
+        return default
+    w = m.group(1)
+    return int(w) if w.isdigit() else NUM_WORDS.get(w, default)
+
+
+# ---- typos: a word one slip away from a cue word is read as that word ("cauht", "wikcet", "dopped")
+TYPO_TARGETS = ("caught", "bowled", "wicket", "dropped", "stumped", "timed", "retired", "twice", "catches", "catch", "boundary",
+                "single", "couple", "maximum", "plumb", "edged", "taken", "defended", "blocked", "beaten", "spilled", "grassed",
+                "overturned", "reprieve", "defence", "alone", "misses", "leaves", "beats", "holes", "defends", "short", "takes", "survives", "keeps", "appeal", "review", "obstructing", "handled", "stumps")
+REAL_WORDS = {"bowler", "bowlers", "bowling", "bowls", "catcher", "catchy", "wickets", "times", "tied", "timid", "match", "patch",
+              "latch", "hatch", "batch", "watch", "taker", "shorts", "shirt", "shot", "hole", "holds", "edges", "edge", "edger", "keep", "keen", "peeks", "single",
+              "singles", "singled", "couples", "coupled", "beater", "stump", "tired", "retire", "twine", "caughts", "plum", "boundar",
+              "dropper", "beast", "leaver", "stamped", "stomped", "blocker", "spilt", "review", "reviews", "appeals", "handed", "handles", "maxim"}
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Damerau distance 1 (insert, delete, swap; substitute only in long words)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]:
+            return True
+        return len(diff) == 1 and len(b) >= 7
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long_[k]), len(short))
+    return short[i:] == long_[i + 1:]
+
+
+@lru_cache(maxsize=4096)
+def _fix_word(w: str) -> str:
+    if len(w) < 5 or w in REAL_WORDS or w in TYPO_TARGETS:  # 4-letter words are too often real ("take", "time")
+        return w
+    return next((t for t in TYPO_TARGETS if len(t) >= 5 and _one_slip(w, t)), w)
+
+
+ABBREVIATIONS = {"bdry": "boundary", "bndry": "boundary", "bwld": "bowled", "bwd": "bowled", "wkt": "wicket", "wkts": "wickets", "rns": "runs", "rn": "run", "thru": "through"}
+
+
+def _fix_typos(low: str) -> str:
+    low = re.sub(r"\b(?:bdry|bndry|bwld|bwd|wkts?|rns|rn|thru)\b", lambda m: ABBREVIATIONS[m.group(0)], low)
+    return re.sub(r"[a-z]{5,}", lambda m: _fix_word(m.group(0)), low)
+
+
+def read(text: str) -> Canonical:
+    raw = " ".join(text.replace("’", "'").replace("–", "-").replace("—", "-").split())
+    low = _fix_typos(raw.lower())
+    flags = {
+        "day_start": bool(DAY_START.search(low)),
+        "hat_trick_ball": bool(HAT_TRICK.search(low)),
+        "new_batter": bool(NEW_BATTER.search(low)),
+    }
+    ms = MILESTONE.search(low)
+    names = _names(raw)
+    if ms:
+        kind = _milestone_kind(ms.group("m1") or ms.group("m2"))
+        who = names.get("batter") if "wicket" not in kind else names.get("bowler")
+        flags["milestone"] = f"{who} {kind}" if who else kind
+    if REVIEW.search(low):
+        flags["review"] = ("umpire's call" if "umpire's call" in low or "umpires call" in low else
+                           "upheld" if OVERTURNED.search(low) else
+                           "struck down" if re.search(r"struck down|review lost|loses? the review|unsuccessful|stays|stands|wasted", low) else "review")
+
+    s = MASKS.sub(" ~ ", low[:ms.start()] + " ~ " + low[ms.end():] if ms else low)
+    s = re.sub(r"(?:\s*~)+\s*$", "", s)  # a trailing score or milestone: let "... bowled 38/3" end with "bowled"
+    caps_out = bool(re.search(r"(?<![A-Za-z])OUT(?![A-Za-z])", raw)) and not re.search(r"NOT OUT", raw.upper() if raw.isupper() else raw)
+    short_w = bool(SHORT_W.search(raw))
+
+    kinds = [k for k, rx in KINDS if rx.search(s)]
+    card = SCORECARD.search(raw)
+    if card and not kinds and _name(card.group("out")):
+        how = card.group("how").lower()
+        kinds = ["caught and bowled" if ("&" in how or " and " in how) else CARD_KIND.get(how.split()[0], "bowled")]
+    generic = bool(WICKET.search(s)) or caps_out or short_w or bool(re.search(r"(?<![A-Za-z])(?:WICKET|BOWLED|GONE)(?![A-Za-z])", raw))
+    neg = bool(WICKET_NEG.search(s)) and not caps_out and not short_w
+    # a decision overturned on review flips the umpire's call
+    if OVERTURNED.search(s):
+        if GIVEN_NOT_OUT.search(s):
+            neg, generic = False, True
+        elif GIVEN_OUT.search(s):
+            neg, generic, kinds = True, False, []
+    elif GIVEN_OUT.search(s) and not neg:
+        generic = True
+    if NOBALL.search(s) and not any(k in LEGAL_OFF_NOBALL for k in kinds):
+        neg = True  # "Bowled him! But it's a no-ball": only run outs and the like count off a no-ball
+    drop = bool(DROP.search(s))
+    base = dict(names, **flags)
+
+    if drop:
+        hard = [k for k in kinds if k not in ("caught", "caught and bowled", "run out", "stumped")]
+        if (hard or caps_out or short_w) and not neg:
+            return Canonical(outcome="unclear", confident=False, **base)
+        runs = _runs(s, raw)
+        return Canonical(outcome="dropped", runs=runs[1] if runs and runs[0] in ("runs", "four", "six") else None, **base)
+    if (kinds or generic) and not neg and re.search(r"(?<![A-Za-z])(?:FOUR|SIX)(?![A-Za-z])", raw):
+        return Canonical(outcome="unclear", confident=False, **base)  # "SIX ... caught on the boundary?": two stories
+    if (kinds or generic) and not neg:
+        kind = kinds[0] if len(kinds) == 1 else _pick_kind(kinds)
+        if kind is None:
+            hints = [k for k, rx in KIND_HINTS if rx.search(s)]
+            kind = hints[0] if len(hints) == 1 else None
+        ex = _extras(s)
+        base.setdefault("player_out", names.get("batter"))
+        return Canonical(outcome="wicket", dismissal=kind, extra_kind=ex[0] if ex else None, extras=ex[1] if ex else None, **base)
+
+    got = _runs(s, raw)
+    if got is None:
+        return Canonical(outcome="unclear", confident=False, **base)
+    outcome, runs, extra_kind, extras = got + (None, None) if len(got) == 2 else got
+    return Canonical(outcome=outcome, runs=runs, extras=extras, extra_kind=extra_kind, **base)
+
+
+def _pick_kind(kinds: list[str]) -> str | None:
+    if not kinds:
+        return None
+    if "caught and bowled" in kinds:
+        return "caught and bowled"
+    # "caught" cues ride along with other kinds ("edged and taken ... stumped") less reliably
+    for k in ("stumped", "run out", "lbw", "hit wicket", "caught", "bowled"):
+        if k in kinds:
+            return k
+    return kinds[0]
+
+
+def _extras(s: str):
+    """(extra_kind, count) from extra cues, or None."""
+    for kind, rx, default in (("wides", WIDE, 1), ("noballs", NOBALL, 1), ("legbyes", LEGBYES, 1), ("byes", BYES, 1)):
+        m = rx.search(s)
+        if m:
+            # a number right before the cue ("2 wides", "four byes", "3lb")
+            before = s[max(0, m.start() - 12):m.end()]
+            n = re.search(r"(\d|one|two|three|four|five|six|a|single|couple)\s*(?:leg[- ]?)?(?:wides?|wd|w|nbs?|no[- ]?balls?|lbs?|legbyes?|byes?|b)\b", before)
+            count = (int(n.group(1)) if n.group(1).isdigit() else NUM_WORDS.get(n.group(1), default)) if n else default
+            return kind, count
+    return None
+
+
+def _runs(s: str, raw: str):
+    """(outcome, runs) or (outcome, runs, extra_kind, extras) for a ball without a wicket, or None if unclear."""
+    saved = bool(SAVED.search(s))
+    all_run = ALL_RUN.search(s)
+    six = bool(SIX.search(s)) or bool(re.search(r"(?<![A-Za-z])SIX(?![A-Za-z])", raw))
+    four = bool(FOUR.search(s)) or bool(re.search(r"(?<![A-Za-z])FOUR(?![A-Za-z])", raw))
+    if re.search(r"\bone bounce\b|\bbounced? once\b|\bbounces once\b|\bbounces? (?:over|before|into)", s):
+        six = False  # it bounced first: a four however far it went
+    if saved and not re.search(r"(?<![A-Za-z])(?:FOUR|SIX)(?![A-Za-z])", raw):
+        six = four = False
+    overthrows = bool(re.search(r"\boverthrows?\b", s))
+    if all_run or overthrows:
+        four = six = False
+    digits = {int(d) for d in DIGIT.findall(MASKS.sub(" ~ ", s))}
+    extra = _extras(s)
+    if re.search(r"\b\d+\s*(?:nb|wd|w|lb|b|lbs|nbs)\b", s):
+        digits = set()  # shorthand extras carry their own count
+    d = next(iter(digits)) if len(digits) == 1 else None
+    if d == 6 and not four and not (all_run or overthrows):
+        six = True
+    if d == 4 and not six and not (all_run or overthrows) and (not extra or extra[0] == "noballs"):
+        four = True
+    if extra and extra[0] != "noballs" and not re.search(r"(?<![A-Za-z])(?:FOUR|SIX)(?![A-Za-z])", raw):
+        six = four = False  # wides/byes that reach the rope are extras, not a boundary off the bat
+    if six and four:
+        return None
+    if six or four:
+        outcome = "six" if six else "four"
+        ek, n = (extra if extra and extra[0] == "noballs" else (None, None))
+        return (outcome, 6 if six else 4, ek, n)
+    if extra:
+        kind, n = extra
+        outcome = {"wides": "wide", "noballs": "noball", "byes": "byes", "legbyes": "legbyes"}[kind]
+        bat = _run_count(s, d) if kind == "noballs" else 0
+        return (outcome, bat or 0, kind, n)
+    if all_run:
+        return ("runs", _count(all_run.group(0), d or 4))
+    if overthrows:
+        return ("runs", None)  # the count mixes runs and overthrows: say runs, not how many
+    n = _run_count(s, d)
+    if n:
+        return ("runs", n)
+    if d == 0 or DOT.search(s) or re.search(r"(?:^|\s)[.•](?:\s|$)", s):
+        return ("dot", 0)
+    return None
+
+
+def _run_count(s: str, d: int | None) -> int | None:
+    found = [n for n, rx in RUNS if rx.search(s)]
+    if found:
+        return found[0]
+    if d in (1, 2, 3, 5, 7):
+        return d
+    return None
+
+
+if __name__ == "__main__":
+    for line in sys.argv[1:]:
+        print(read(line))

@@ -1,0 +1,133 @@
+"""device.manner: the Benaud checker on hand-written (event, reply) pairs and small tables.
+
+Run:  .venv/bin/pytest -q tests/device/test_manner.py
+tests/data/contradicting_pairs.jsonl holds hand-written pairs with the verdict a person gives:
+"ok": false pairs must be rejected (a problem code or an unfit reply), "ok": true ones accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from device.manner import BANNED, MAX_WORDS, check_reply, claims, contradicts, echo, fits, word_count
+from device.prompt import Canonical, read_text
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _pairs():
+    rows = [json.loads(line) for line in (DATA / "contradicting_pairs.jsonl").read_text().splitlines() if line.strip()]
+    return [(r["reply"], Canonical(**r["event"]), r["ok"]) for r in rows]
+
+
+def _accepted(reply, ev):
+    return not check_reply(reply, ev) and fits(reply, ev)
+
+
+def test_hand_written_pairs():
+    pairs = _pairs()
+    bad = [(r, e) for r, e, ok in pairs if not ok]
+    good = [(r, e) for r, e, ok in pairs if ok]
+    assert len(bad) >= 40 and len(good) >= 40
+    missed = [(r, e.outcome, e.dismissal) for r, e in bad if _accepted(r, e)]
+    refused = [(r, e.outcome, e.dismissal, check_reply(r, e)) for r, e in good if not _accepted(r, e)]
+    assert not missed, f"bad pairs the checker let through: {missed}"
+    assert not refused, f"good pairs the checker refused: {refused}"
+    # most bad pairs are caught as contradictions proper, not just as bad manners
+    as_contradiction = sum(contradicts(r, e) is not None for r, e in bad)
+    print(f"{len(bad)} bad pairs rejected ({as_contradiction} as contradictions), {len(good)} good pairs accepted")
+    assert as_contradiction >= 30
+
+
+@pytest.mark.parametrize("reply,event,code", [
+    ("That is a lovely shot there, sir.", Canonical("four", runs=4), "too_long"),
+    ("Lovely shot!", Canonical("four", runs=4), "exclamation"),
+    ("We needed that.", Canonical("four", runs=4), "banned:we"),
+    ("They're rattled.", Canonical("four", runs=4), "banned:they"),
+    ("Their day.", Canonical("six", runs=6), "banned:their"),
+    ("Tragic.", Canonical("dropped"), "banned:tragic"),
+    ("Of course.", Canonical("dot", runs=0), "banned:of course"),
+    ("Unclear.", Canonical("unclear", confident=False), "banned:unclear"),
+    ("", Canonical("wicket", dismissal="lbw"), "silent_on_wicket"),
+    ("Good\nshot.", Canonical("four", runs=4), "format:newline"),
+    ('"Lovely."', Canonical("four", runs=4), "format:quotes"),
+    ("**Six.**", Canonical("six", runs=6), "format:markup"),
+    ("Gone.", Canonical("dropped"), "contradiction:wicket claimed on dropped"),
+])
+def test_problem_codes(reply, event, code):
+    assert code in check_reply(reply, event)
+
+
+def test_clean_replies_have_no_problems():
+    for reply, ev in [("Marvellous.", Canonical("six", runs=6)), ("", Canonical("dot", runs=0)),
+                      ("Got him.", Canonical("wicket", dismissal="caught")), ("Morning, everyone.", Canonical("dot", runs=0, day_start=True)),
+                      ("Well bowled, that.", Canonical("dot", runs=0)), ("Thus far, fine.", Canonical("runs", runs=1))]:
+        assert check_reply(reply, ev) == [], reply
+
+
+def test_word_count_and_constants():
+    assert MAX_WORDS == 5
+    assert word_count("Morning, everyone.") == 2
+    assert word_count("A hat-trick, that's marvellous.") == 4
+    assert word_count("") == 0
+    assert {"we", "they", "us", "our", "tragedy", "disaster", "of course"} <= set(BANNED)
+
+
+@pytest.mark.parametrize("reply,outcomes", [
+    ("Gone.", {"wicket"}), ("Got him.", {"wicket"}), ("Four.", {"four"}), ("Not four.", set()), ("Almost a six.", set()),
+    ("No ball.", {"noball"}), ("Not out.", {"notout"}), ("Well bowled.", set()), ("Full and wide.", set()),
+    ("Gone all the way.", {"six"}), ("Caught and bowled.", {"kind"}), ("Kohli goes.", {"wicket"}), ("Away it goes.", set()),
+])
+def test_claims(reply, outcomes):
+    assert {c for c, _ in claims(reply)} == outcomes
+
+
+def test_fits_by_class():
+    assert fits("", Canonical("dot", runs=0)) and fits("", Canonical("runs", runs=1)) and fits("", Canonical("wide", extras=1))
+    assert not fits("", Canonical("wicket", dismissal="bowled"))
+    assert not fits("", Canonical("four", runs=4)) and not fits("", Canonical("dropped"))
+    assert not fits("", Canonical("runs", runs=1, milestone="Root hundred"))
+    assert not fits("Lovely shot.", Canonical("wicket", dismissal="caught"))
+    assert fits("Lovely ball.", Canonical("wicket", dismissal="bowled"))
+    assert not fits("Good ball.", Canonical("four", runs=4)) and not fits("Nothing in that.", Canonical("six", runs=6))
+    # an unclear event gets a reply that claims nothing
+    unclear = Canonical("unclear", confident=False)
+    assert fits("Interesting.", unclear) and fits("", unclear)
+    for claimy in ("Gone.", "Four.", "Dropped.", "Single.", "Wide."):
+        assert not fits(claimy, unclear), claimy
+        assert contradicts(claimy, unclear) is None  # no ground truth, so no contradiction
+
+
+def test_echo():
+    text = "Starc to Kohli, FOUR, full and wide, driven through cover"
+    assert echo("Driven through cover.", text)
+    assert echo("Kohli.", text)
+    assert not echo("Lovely shot.", text) and not echo("Four.", text) and not echo("", text)
+    assert "echo" in check_reply("Full and wide, driven.", read_text(text), event_text=text)
+    assert "echo" in check_reply("Kohli.", read_text(text))  # a bare name is never a reply
+    assert "echo" not in check_reply("Lovely shot.", read_text(text), event_text=text)
+
+
+def test_reader_and_checker_agree_on_hand_labelled_lines():
+    """Replies that contradict the hand label are rejected when the event comes from the reader."""
+    lines = [json.loads(line) for line in (DATA / "reader_lines.jsonl").read_text().splitlines() if line.strip()]
+    wrong_for = {"wicket": "Dropped.", "dropped": "Gone.", "four": "Six.", "six": "Four.", "dot": "Got him.",
+                 "runs": "Bowled him.", "wide": "Plumb.", "noball": "Gone.", "byes": "Six.", "legbyes": "Gone."}
+    for line in lines:
+        ev = read_text(line["text"])
+        if line["outcome"] in wrong_for and ev.outcome == line["outcome"]:
+            assert contradicts(wrong_for[line["outcome"]], ev), line["text"]
+
+
+def test_checker_is_fast():
+    pairs = _pairs() * 20
+    start = time.perf_counter()
+    for reply, ev, _ in pairs:
+        check_reply(reply, ev, event_text="Starc to Kohli, FOUR, driven through cover")
+        fits(reply, ev)
+    per = (time.perf_counter() - start) / len(pairs)
+    assert per < 0.002, f"{per * 1e6:.0f} us a pair"
