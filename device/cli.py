@@ -103,11 +103,13 @@ def check(bundle, budget, as_json):
 @click.option("--bundle", type=existing_dir, required=True, help="Bundle folder.")
 @click.option("--out", type=out_dir, required=True, help="Folder for report.json, report.md and report.html.")
 @click.option("--quick", is_flag=True, default=False, help="Fewer repetitions (for tests and a first look).")
-def bench(bundle, out, quick):
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
+              help="Largest thread count in the sweep (default: all usable cores).")
+def bench(bundle, out, quick, threads):
     """Benchmark report: thread sweep, pp/tg, commentary latency, server load, memory."""
     from device.bench import run_bench
 
-    run_bench(bundle=bundle, out=out, quick=quick)
+    run_bench(bundle=bundle, out=out, quick=quick, threads=threads)
 
 
 @main.command()

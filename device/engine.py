@@ -14,7 +14,6 @@ reports what llama.cpp really evaluated (from its perf counters), so this can be
 from __future__ import annotations
 
 import codecs
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,12 +42,9 @@ class EngineSettings:
     seed: int = 0
 
     def threads(self) -> int:
-        if self.n_threads:
-            return self.n_threads
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # not Linux
-            return max(1, os.cpu_count() or 1)
+        from device.machine import usable_cores
+
+        return self.n_threads or max(1, usable_cores())
 
 
 @dataclass

@@ -442,9 +442,12 @@ def serve(*, bundle=None, model=None, host="127.0.0.1", port=DEFAULT_PORT, api_k
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         if not result.ok:
-            raise click.ClickException(f"refusing to start: {result.message}")
+            raise click.ClickException(result.message)
         click.echo(f"preflight: {result.message}", err=True)
-        threads = threads or getattr(spec, "threads", None)
+        if threads is None:
+            from device.machine import usable_cores
+
+            threads = min(spec.threads, usable_cores())  # a budget written for a Pi 5 on a smaller box
     settings = Settings(model_path=path, model_id=model_id, n_ctx=n_ctx, threads=threads, api_key=api_key,
                         queue_size=queue_size or DEFAULT_QUEUE_SIZE,
                         request_timeout=request_timeout or DEFAULT_TIMEOUT_S, verified=model is None)
