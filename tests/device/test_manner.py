@@ -131,3 +131,12 @@ def test_checker_is_fast():
         fits(reply, ev)
     per = (time.perf_counter() - start) / len(pairs)
     assert per < 0.002, f"{per * 1e6:.0f} us a pair"
+
+
+@pytest.mark.parametrize("reply", ["Out of the attack.", "Caught in two minds.", "Bowled a maiden.", "Plays it out.", "Kept it out."])
+def test_loose_out_caught_bowled_words_claim_no_wicket(reply):
+    """Replies that use "out", "caught" or "bowled" loosely claim no dismissal, so the guard keeps them on a dot."""
+    dot = read_text("Starc to Kohli, no run, defended")
+    assert not any(c in ("wicket", "kind") for c, _ in claims(reply)), claims(reply)
+    assert contradicts(reply, dot) is None
+    assert contradicts("That is out.", dot) is not None  # a real claim still contradicts

@@ -295,3 +295,86 @@ def test_pasted_json_delivery_is_read_exactly():
     assert render_user(text=json.dumps(d), outcome_line=False) == json.dumps(d)  # raw means raw
     for other in ('{"foo": 4}', "[4, 6]", json.dumps(ball(-1))):
         assert read_text(other).outcome == "unclear", other
+
+
+# ---------------------------------------------------------------- second round: loose cue words and held-out phrasings
+
+# Written by hand before the second round of reader changes (the first scores are the honest ones):
+#   reader_lines_round2.jsonl   167 lines, first score 88.0% (147/167), 5 confident wicket/non-wicket confusions
+#                               ("taken on the thigh pad", "out comes the physio", "should've been a run out",
+#                               "a run-out appeal, but she's in", "given not out ... three reds, he's gone");
+#                               one label was corrected afterwards ("bowled a maiden": unclear -> dot, as the dataset reads it)
+#   reader_lines_round2b.jsonl   71 lines, written after the round-2 fixes and never tuned on beyond general bugs:
+#                               first score 87.3% (62/71), 1 confusion ("Ball gone soft" read as a wicket)
+ROUND2_FILES = ["reader_lines_round2.jsonl", "reader_lines_round2b.jsonl"]
+
+
+def _confusion(expected: str, got: str) -> bool:
+    """A confident wicket/non-wicket or four/six mix-up: the errors the guard and the model cannot undo."""
+    if got in ("unclear", expected):
+        return False
+    return "wicket" in (got, expected) or {got, expected} == {"four", "six"}
+
+
+@pytest.mark.parametrize("name", ROUND2_FILES)
+def test_reader_round2_accuracy_and_no_confusions(name):
+    rows = _lines(name)
+    assert len(rows) >= 60 and {r["outcome"] for r in rows} <= set(OUTCOMES)
+    assert {r["dismissal"] for r in rows if "dismissal" in r} <= set(DISMISSAL_KINDS)
+    wrong, confusions = [], []
+    for r in rows:
+        got = read_text(r["text"])
+        if got.outcome != r["outcome"] or (r.get("dismissal") is not None and got.dismissal != r["dismissal"]):
+            wrong.append((r["text"], r["outcome"], got.outcome, got.dismissal))
+        if _confusion(r["outcome"], got.outcome):
+            confusions.append((r["text"], r["outcome"], got.outcome))
+    accuracy = 1 - len(wrong) / len(rows)
+    print(f"{name}: reader accuracy {accuracy:.1%}; misses: {wrong}")
+    assert not confusions, f"confident wicket/non-wicket or four/six confusions: {confusions}"
+    assert accuracy >= 0.90, wrong
+
+
+@pytest.mark.parametrize("text", [
+    "Lyon is taken out of the attack", "Out comes the physio", "Rahane comes out to bat", "Starc is out of the attack",
+    "Taken on the thigh pad, they run a leg bye", "The ball is taken by the keeper standing up, no run",
+    "Edged but safe, falls short of slip, no run", "Caught in two minds, no run", "Gone past the edge, no run",
+    "Ball gone soft, umpires change it", "A run-out appeal, but she's in. Two runs", "Not out, the bat was grounded",
+    "Smith is bowled over by a bouncer, but gets up, no run", "Gone! Gone! Over the sightscreen, six",
+    "Umpire's call on impact, stays not out", "Would have been out if it had carried, no run",
+])
+def test_reader_never_reads_a_loose_out_as_a_wicket(text):
+    got = read_text(text)
+    assert got.outcome != "wicket", got
+
+
+@pytest.mark.parametrize("text,outcome,kind", [
+    ("Given not out, Australia review... three reds, he's gone!", "wicket", "lbw"),
+    ("Given out lbw, but the review shows an inside edge, not out, no run", "dot", None),
+    ("Should've been a run out, the throw misses, one run", "dropped", None),
+    ("Gone! No, hang on, it's a no-ball. Reprieve for Gill", "noball", None),
+    ("Looked like six but it landed inside the rope, four runs", "four", None),
+    ("Bounced once and over the rope", "four", None),
+    ("Would have been four but for a superb dive, they run three", "runs", None),
+    ("Labuschagne c +Carey b Cummins 0", "wicket", "caught"),
+    ("Cummins to Gill, fuor, driven", "four", None),
+    ("Wood to Smith, wdie, over the head", "wide", None),
+    ("16.7 W Varaan c Talukdar b Drimuck", "wicket", "caught"),  # a seventh ball is an over.ball, not "7 w"
+    ("Caught at slip, but the umpire signals leg byes", "unclear", None),  # nobody is caught off a leg bye
+    ("Mahmud drives Safi thru mid-wkt for four.", "four", None),  # midwicket is a place, not a wicket
+    ("This over: 4 . 1 W 0 6", "unclear", None),  # several balls in one line
+    ("Starc's over went for 14, including a six", "unclear", None),
+    ("Gone for a duck", "wicket", None),
+    ("Bowled... not quite, it missed the off stump by a whisker, no run", "dot", None),
+    ("Dropped... no, he's caught it at the second attempt", "wicket", "caught"),
+    ("He's caught it but his foot touched the rope, six", "six", None),
+    ("Smith, dropped earlier on 12, now drives for four", "four", None),
+    ("Hooked into the crowd for six, and the spectator takes a great catch", "six", None),
+    ("Gill nicks and Carey takes a stunning one-hander", "wicket", "caught"),  # "nicks" is no stolen single here
+    ("Dropped! And then run out off the same ball as they tried a second", "unclear", None),  # two stories
+    ("Third umpire checking for a no-ball... it's legal. Wicket stands, Smith c Carey b Starc", "wicket", "caught"),
+    ("Penalty runs: 5 to Australia", "unclear", None),
+    ("Out walks Root, the new batter", "unclear", None),
+])
+def test_reader_round2_rules(text, outcome, kind):
+    got = read_text(text)
+    assert (got.outcome, got.dismissal) == (outcome, kind), got
