@@ -179,6 +179,8 @@ class EvalThresholds:
     contradiction_rate: float = _f(0.02, "at most this share contradict the event", min=0.0, max=1.0)
     handwritten_fit: float = _f(0.90, "at least this share of handwritten events get a fitting reply", min=0.0, max=1.0)
     composite_margin_over_fewshot: float = _f(0.5, "composite (a share) must beat the few-shot base by this, in absolute points", min=-1.0, max=1.0)
+    composite_margin_kind: str = _f("absolute", "absolute: composite - base's >= margin; gap: share of the base's shortfall "
+                                    "closed, (composite - base's) / (1 - base's) >= margin", choices=("absolute", "gap"))
     q4_agreement: float = _f(0.90, "at least this share of Q4 replies equal the 16-bit model's", min=0.0, max=1.0)
     min_distinct_share: float = _f(0.10, "at least this share of spoken replies are distinct (catches collapse onto one line)", min=0.0, max=1.0)
 
