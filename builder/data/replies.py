@@ -61,7 +61,7 @@ GENERIC = {
                 "Never a run. Out.", "Good throw.", "Run out, comfortably.", "Hesitation, and run out.", "Sent back.",
                 "Sent back, too late.", "Brilliant fielding.", "Direct hit."],
     "hit wicket": ["Hit wicket.", "Trod on {his} stumps.", "Dislodged the bails. Out.", "Unusual dismissal.",
-                   "Unfortunate way out.", "On {his} own stumps.", "Hit {his} own wicket."],
+                   "On {his} own stumps.", "Hit {his} own wicket."],
     "obstructing the field": ["Out, obstructing the field.", "Given out, obstructing.", "Unusual wicket.",
                               "Rare dismissal.", "Obstruction. Out."],
     "handled the ball": ["Handled the ball. Out.", "Rare wicket, that.", "Handled it. Out.", "Out, handled the ball.",
@@ -151,6 +151,12 @@ MILESTONE = {
     "five_for": ["Five-for. Well bowled.", "Fine spell.", "Five for {bowler}. Superb.", "Superb spell.", "Five-for. Superb bowling."],
 }
 
+# The first line of every pool is its "house" reply and is drawn HEAD_WEIGHT of the time; the rest share
+# the remainder. A uniform draw over ~20 lines teaches a flat distribution whose greedy argmax flips
+# under 4-bit quantization (Q4_K_M agreed with F16 on 56% of replies); a clear favourite per
+# pool keeps greedy replies stable, while the other lines still teach variety (names, details, context).
+HEAD_WEIGHT = 0.4
+
 ORDINAL = ["", "First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth", "Tenth"]
 SILENCE = {"dot": 0.45, "runs1": 0.35, "runs2": 0.12, "wide": 0.15, "legbyes": 0.25, "byes": 0.2}
 CATCHPHRASE_RATE = 0.025
@@ -177,6 +183,13 @@ class Shown:
     fielder: str | None = None
     detail: bool = False     # how the ball was played / where it went
     ctx: frozenset = frozenset()
+
+
+def _pick(rng: random.Random, lines: list[str]) -> str:
+    """The pool's first line with probability HEAD_WEIGHT, otherwise any of the others."""
+    if len(lines) == 1 or rng.random() < HEAD_WEIGHT:
+        return lines[0]
+    return rng.choice(lines[1:])
 
 
 def _pron(text: str, gender: str) -> str:
@@ -254,14 +267,14 @@ def choose_reply(rng: random.Random, ev, shown: Shown) -> tuple[str, str]:
     if "day_start" in seen and ctx.get("day_start") and ev.klass in ("dot", "runs") and rng.random() < 0.7:
         return "Morning, everyone.", "day_start"
     if "milestone" in seen and ev.flags.get("milestone_kind") and rng.random() < 0.75:
-        line = _fill(rng.choice(MILESTONE[ev.flags["milestone_kind"]]), g, shown)
+        line = _fill(_pick(rng, MILESTONE[ev.flags["milestone_kind"]]), g, shown)
         if line:
             return line, "milestone"
     if ev.flags.get("hat_trick_ball") and "hat_trick" in seen:
         if credited:
-            return rng.choice(["Hat-trick.", "That's a hat-trick.", "Hat-trick, no less."]), "hat_trick"
+            return _pick(rng, ["Hat-trick.", "That's a hat-trick.", "Hat-trick, no less."]), "hat_trick"
         if ev.klass == "dot" and rng.random() < 0.6:
-            return rng.choice(["Survives the hat-trick.", "Hat-trick denied.", "No hat-trick."]), "hat_trick"
+            return _pick(rng, ["Survives the hat-trick.", "Hat-trick denied.", "No hat-trick."]), "hat_trick"
     if review and ev.klass in ("wicket", "dot") and rng.random() < 0.6:
         if ev.klass == "dot":
             lines = ["Not out.", "Stays not out.", "Review lost.", "Decision stands."]
@@ -271,19 +284,19 @@ def choose_reply(rng: random.Random, ev, shown: Shown) -> tuple[str, str]:
             lines = ["Review fails. Out.", "Stays out.", "Wasted review. Out.", "Still out.", "Out, after all."]
         else:
             lines = ["Overturned. Out.", "Given out on review.", "Good review. Out.", "Reversed. Out."]
-        return rng.choice(lines), "review"
+        return _pick(rng, lines), "review"
     if "maiden" in seen and ev.flags.get("maiden") and ev.klass == "dot" and rng.random() < 0.5:
-        return rng.choice(["Maiden over.", "A maiden.", "Another maiden.", "Maiden. Tight over."]), "maiden"
+        return _pick(rng, ["Maiden over.", "A maiden.", "Another maiden.", "Maiden. Tight over."]), "maiden"
     if rng.random() < 0.5 or ev.flags.get("last_over_chase"):
         lines = _context_lines(ev, seen)
         if lines and rng.random() < (0.8 if ev.flags.get("last_over_chase") else 0.35):
-            return rng.choice(lines), "context"
+            return _pick(rng, lines), "context"
     if "new_batter" in seen and ev.flags.get("new_batter") and ev.klass in ("runs", "four", "six") and rng.random() < 0.3:
-        return rng.choice(["Off the mark.", "Up and running.", "Gets going."]), "new_batter"
+        return _pick(rng, ["Off the mark.", "Up and running.", "Gets going."]), "new_batter"
     if rng.random() < SILENCE.get(key, 0.0) and not ev.flags.get("milestone_kind") and not ctx.get("day_start"):
         return "", "silence"
     if ev.klass == "noball" and "match_type" in seen and ctx.get("match_type") in ("ODI", "T20") and rng.random() < 0.25:
-        return rng.choice(GENERIC["noball_freehit"]), "context"
+        return _pick(rng, GENERIC["noball_freehit"]), "context"
     if rng.random() < CATCHPHRASE_RATE:
         if ev.klass in ("four", "six") and shown.detail is False or (ev.klass == "wicket" and kind == "caught"):
             return "Marvellous.", "catchphrase"
@@ -292,12 +305,12 @@ def choose_reply(rng: random.Random, ev, shown: Shown) -> tuple[str, str]:
     # names, details, then the class's own lines
     name_key = "wicket_credited" if credited and rng.random() < 0.5 else key
     if rng.random() < 0.15 and name_key in NAMED:
-        line = _fill(rng.choice(NAMED[name_key]), g, shown)
+        line = _fill(_pick(rng, NAMED[name_key]), g, shown)
         if line:
             return line, "name"
     detail_key = (kind or ev.klass, ev.where if kind == "caught" and ev.where == "keeper" else ev.shot)
     if shown.detail and detail_key in DETAIL and rng.random() < 0.55:
-        return _pron(rng.choice(DETAIL[detail_key]), g), "detail"
+        return _pron(_pick(rng, DETAIL[detail_key]), g), "detail"
     pool = list(GENERIC[key])
     if key == "four" and not (shown.detail and ev.shot == "edged"):
         pool += GENERIC["four_praise"]
@@ -305,7 +318,7 @@ def choose_reply(rng: random.Random, ev, shown: Shown) -> tuple[str, str]:
         pool += GENERIC["wicket_credited"][:6]
     elif kind in ("run out",):
         pool += GENERIC["wicket_any"][:3]
-    return _pron(rng.choice(pool), g), "class"
+    return _pron(_pick(rng, pool), g), "class"
 
 
 def bank_lines() -> set[str]:
