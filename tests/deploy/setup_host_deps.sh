@@ -1,0 +1,22 @@
+#!/bin/sh
+# Install what tests/deploy needs on a Debian/Ubuntu CI machine (as root), then build the cached
+# test-host rootfs so the e2e tests start at once.
+#
+#   sudo tests/deploy/setup_host_deps.sh          # from `make test` (.ci/run), before pytest
+#
+# Not root: installs nothing and exits 0 (the e2e tests then skip, saying why).
+#
+# debootstrap + systemd-container: the e2e test host (systemd-nspawn). rsync: the wheelhouse copy.
+# mtools, dosfstools, fdisk, xz-utils, e2fsprogs: the flash.yml tests. systemd: systemd-analyze.
+set -eu
+if [ "$(id -u)" != 0 ]; then
+    echo "setup_host_deps.sh: not root, installing nothing; the e2e deploy tests will be skipped" >&2
+    exit 0
+fi
+command -v apt-get >/dev/null || { echo "setup_host_deps.sh: no apt-get; install the packages above by hand" >&2; exit 0; }
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+    debootstrap systemd-container systemd rsync openssh-client iproute2 util-linux \
+    mtools dosfstools fdisk xz-utils e2fsprogs
+"$(dirname "$0")/build_rootfs.sh" "${SUKSHAM_E2E_CACHE:-/var/cache/suksham-e2e}/rootfs"
