@@ -15,7 +15,8 @@ import click
 
 from device.util import atomic_write_json
 
-SERVED = "q4_k_m"  # the model the bundle ships and the gate judges
+SERVED = "q4_k_m"  # the model the bundle ships: its own replies, prompted as /v1/commentary prompts it
+GUARDED = "q4_k_m+guard"  # what /v1/commentary returns: SERVED's replies after the server's manner guard
 FEW_SHOT_BASE = "base-few-shot"
 SIXTEEN_BIT = "merged-16bit"
 MIN_SPOKEN_FOR_DISTINCT = 20  # below this the distinct share is noise (tiny test builds)
@@ -40,7 +41,11 @@ def gate(report: dict, t) -> dict:
     threshold. A check whose inputs were not measured is listed as skipped, not passed.
     """
     models = report.get("models", {})
-    served = models.get(SERVED, {}).get("metrics", {})
+    # The manner and consistency checks judge what a listener gets from /v1/commentary (the model's
+    # reply after the server's guard); the model itself is held to the guard share, the margin over
+    # the prompted base and the quantization agreement, all measured before the guard.
+    served = (models.get(GUARDED) or models.get(SERVED, {})).get("metrics", {})
+    subject = GUARDED if GUARDED in models else SERVED
     checks = []
 
     def check(metric: str, value, op: str, threshold: float, why_missing: str = ""):
@@ -52,18 +57,21 @@ def gate(report: dict, t) -> dict:
         checks.append({"metric": metric, "value": value, "op": op, "threshold": threshold, "passed": ok})
 
     if not served:
-        checks.append({"metric": f"{SERVED} replies", "value": None, "op": "exists", "threshold": None,
+        checks.append({"metric": f"{subject} replies", "value": None, "op": "exists", "threshold": None,
                        "passed": False, "skipped": None})
     allm, hand = served.get("all", {}), served.get("handwritten", {})
-    check(f"{SERVED} share of replies <= 5 words", allm.get("within_words"), ">=", t.max_words_share)
-    check(f"{SERVED} exclamation rate", allm.get("exclamation_rate"), "<=", t.exclamation_rate)
-    check(f"{SERVED} contradiction rate", allm.get("contradiction_rate"), "<=", t.contradiction_rate)
-    check(f"{SERVED} fit rate on the hand-written set", hand.get("fit_rate"), ">=", t.handwritten_fit)
+    check(f"{subject} share of replies <= 5 words", allm.get("within_words"), ">=", t.max_words_share)
+    check(f"{subject} exclamation rate", allm.get("exclamation_rate"), "<=", t.exclamation_rate)
+    check(f"{subject} contradiction rate", allm.get("contradiction_rate"), "<=", t.contradiction_rate)
+    check(f"{subject} fit rate on the hand-written set", hand.get("fit_rate"), ">=", t.handwritten_fit)
     enough = (allm.get("n_spoken") or 0) >= MIN_SPOKEN_FOR_DISTINCT
-    check(f"{SERVED} distinct share of spoken replies", allm.get("distinct_share") if enough else None, ">=",
+    check(f"{subject} distinct share of spoken replies", allm.get("distinct_share") if enough else None, ">=",
           t.min_distinct_share, f"fewer than {MIN_SPOKEN_FOR_DISTINCT} spoken replies")
+    check(f"{SERVED} share of replies the guard replaces", models.get(SERVED, {}).get("guarded_share"), "<=",
+          t.max_guarded_share, "the guard share was not measured")
     base = models.get(FEW_SHOT_BASE, {}).get("metrics", {}).get("all", {})
-    margin, ours, theirs = None, allm.get("composite"), base.get("composite")
+    model_all = models.get(SERVED, {}).get("metrics", {}).get("all", {})
+    margin, ours, theirs = None, model_all.get("composite"), base.get("composite")
     kind = getattr(t, "composite_margin_kind", "absolute")
     if ours is not None and theirs is not None:
         if kind == "gap":  # share of what the prompted base leaves to gain

@@ -27,7 +27,7 @@ import click
 
 from builder.eval_data import EvalEvent, heldout_sha256, load_heldout, load_test_split, reader_accuracy
 from builder.eval_metrics import agreement, aggregate, score_reply
-from builder.eval_report import (FEW_SHOT_BASE, SERVED, SIXTEEN_BIT, gate, model_card_section, pick_samples,
+from builder.eval_report import (FEW_SHOT_BASE, GUARDED, SERVED, SIXTEEN_BIT, gate, model_card_section, pick_samples,
                                  print_table, rate_replies, report_markdown)
 from device.util import atomic_write_json, atomic_write_text
 
@@ -164,13 +164,18 @@ def _write_outputs(out: Path, report: dict, rows_by_model: dict) -> None:
 
 def manifest_summary(report: dict) -> dict:
     """The short eval summary for manifest.json."""
-    served = report.get("models", {}).get(SERVED, {})
+    models = report.get("models", {})
+    model = models.get(SERVED, {})
+    served = models.get(GUARDED) or model  # what /v1/commentary returns
     m = served.get("metrics", {}).get("all", {})
     keys = ("within_words", "exclamation_rate", "contradiction_rate", "fit_rate", "composite")
     return {"passed": report.get("gate", {}).get("passed"), "heldout_sha256": report.get("heldout_sha256"),
             "n_events": report.get("n_events"), **{k: m.get(k) for k in keys},
             "handwritten_fit": served.get("metrics", {}).get("handwritten", {}).get("fit_rate"),
-            "agreement_with_16bit": served.get("agreement_with_16bit"),
+            "model_composite": model.get("metrics", {}).get("all", {}).get("composite"),
+            "model_contradiction_rate": model.get("metrics", {}).get("all", {}).get("contradiction_rate"),
+            "guarded_share": model.get("guarded_share"),
+            "agreement_with_16bit": model.get("agreement_with_16bit"),
             "few_shot_base_composite": report.get("models", {}).get(FEW_SHOT_BASE, {})
             .get("metrics", {}).get("all", {}).get("composite")}
 
@@ -247,7 +252,10 @@ def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir
         replies, truncated, seconds = run_models(events, repliers, label)
         extra = {name: {"seconds": round(seconds[name], 2)} for name in repliers}
         extra[SERVED]["path"] = str(gguf)
-        extra[SERVED]["guarded_share"] = guarded_share(events, replies[SERVED])
+        replies[GUARDED], replaced = guarded_replies(events, replies[SERVED])
+        truncated[GUARDED] = [False] * len(events)  # the guard's line stands whole
+        extra[SERVED]["guarded_share"] = sum(replaced) / len(replaced) if replaced else None
+        extra[GUARDED] = {"seconds": 0.0, "runtime": "the server's manner guard over the q4_k_m replies"}
         refs = [e for e in events if e.reference is not None]
         if SIXTEEN_BIT in repliers:
             hf16 = isinstance(repliers[SIXTEEN_BIT], HFReplier)
@@ -275,22 +283,27 @@ def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir
             sys.modules["torch"].set_num_threads(torch_threads)
 
 
-def guarded_share(events: list[EvalEvent], replies: list[str]) -> float | None:
-    """Share of replies the server's manner guard would replace (it reads the event, not the label)."""
-    from device import prompt
-    from device.service import guard
+def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[str], list[bool]]:
+    """What /v1/commentary would return for each reply, and whether its guard replaced it.
 
-    if not replies:
-        return None
-    hits = 0
+    The guard reads the event with the prompt module, as the server does, not the hand label.
+    """
+    from device import prompt
+    from device.service import guard, read_event
+
+    out, replaced = [], []
     for ev, reply in zip(events, replies):
         try:
-            seen = (prompt.read_delivery(ev.delivery, ev.context) if ev.delivery is not None
+            seen = (read_event(delivery=ev.delivery, context=ev.context) if ev.delivery is not None
                     else prompt.read_text(ev.text if ev.text is not None else ev.user or ""))
-        except prompt.EventError:
+        except prompt.EventError:  # the server answers 422; keep the reply so the row is still scored
+            out.append(reply)
+            replaced.append(False)
             continue
-        hits += bool(guard(reply, seen, event_text=ev.text)[1])
-    return hits / len(replies)
+        text, problems = guard(reply, seen, event_text=ev.text)
+        out.append(text)
+        replaced.append(bool(problems))
+    return out, replaced
 
 
 def evaluate_bundle_dir(work_dir, cfg, merged_dir=None, base=None, out=None, *, dataset_dir=None,

@@ -335,3 +335,20 @@ def test_build_gate_refuses_missing_inputs_with_the_fix(tmp_path):
     (tmp_path / GGUF_NAME).write_bytes(b"GGUF")
     with pytest.raises(ValueError, match="merged_dir .* is not a Hugging Face model folder"):
         evaluate.evaluate_bundle_dir(tmp_path, None, merged_dir=tmp_path / "gone")
+
+
+def test_gate_judges_the_guarded_replies_and_caps_the_guard_share(heldout):
+    """The listener gets the guard's output; the model must not lean on the guard for everything."""
+    from builder.eval_report import GUARDED
+
+    wrong = ["Gone." for _ in heldout]  # contradicts every non-wicket
+    guarded, replaced = evaluate.guarded_replies(heldout, wrong)
+    assert sum(replaced) > len(heldout) // 2
+    report, _ = evaluate.evaluate_replies(
+        heldout, {"q4_k_m": wrong, GUARDED: guarded, "base-few-shot": ["" for _ in heldout]},
+        extra={"q4_k_m": {"guarded_share": sum(replaced) / len(replaced)}})
+    failed = " ".join(report["gate"]["failures"])
+    assert "share of replies the guard replaces" in failed
+    # the guarded replies themselves rarely contradict: the manner checks are judged on them
+    checks = {c["metric"]: c for c in report["gate"]["checks"]}
+    assert checks[f"{GUARDED} contradiction rate"]["value"] < report["models"]["q4_k_m"]["metrics"]["all"]["contradiction_rate"]
