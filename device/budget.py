@@ -184,13 +184,18 @@ def preflight(model_path: str | os.PathLike, n_ctx: int, budget: Budget | str | 
     if est["estimate_mb"] > budget.max_rss_mb:
         result.failures.append({"key": "max_rss_mb", "value": result.estimate_mb, "limit": budget.max_rss_mb,
                                 "message": f"estimated RSS {result.estimate_mb:.0f} MB > max_rss_mb {budget.max_rss_mb:g}"})
-    left = available - additional
-    if left < budget.min_free_ram_mb:
-        where = (f"cgroup limit {mem['cgroup_limit_mb']} MB from {mem['cgroup_source']}"
-                 if mem["cgroup_limit_mb"] is not None else "no cgroup limit")
-        result.failures.append({"key": "min_free_ram_mb", "value": round(left, 1), "limit": budget.min_free_ram_mb,
-                                "message": f"only {available:.0f} MB available ({where}), leaving {left:.0f} MB "
-                                           f"after loading < min_free_ram_mb {budget.min_free_ram_mb:g}"})
+    # min_free_ram_mb is about the board: what the rest of the system keeps after we load. A cgroup
+    # limit (systemd's MemoryMax) is about this service: the model must fit under it, or the OOM
+    # killer ends it later. Mixing the two would refuse any model above MemoryMax - min_free_ram_mb.
+    host_left = float(mem["available_mb"]) - additional
+    if host_left < budget.min_free_ram_mb:
+        result.failures.append({"key": "min_free_ram_mb", "value": round(host_left, 1), "limit": budget.min_free_ram_mb,
+                                "message": f"only {mem['available_mb']:.0f} MB available on this machine, leaving "
+                                           f"{host_left:.0f} MB after loading < min_free_ram_mb {budget.min_free_ram_mb:g}"})
+    if mem["cgroup_limit_mb"] is not None and available < additional:
+        result.failures.append({"key": "cgroup memory.max", "value": round(additional, 1), "limit": round(available, 1),
+                                "message": f"loading needs about {additional:.0f} MB more, but the cgroup limit "
+                                           f"{mem['cgroup_limit_mb']} MB ({mem['cgroup_source']}) leaves {available:.0f} MB"})
     result.ok = not result.failures
     return result
 

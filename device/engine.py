@@ -14,11 +14,17 @@ reports what llama.cpp really evaluated (from its perf counters), so this can be
 from __future__ import annotations
 
 import codecs
+import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+
+# llama.cpp's OpenMP threads spin-wait at every barrier by default; when anything else holds a core
+# (a scoring app, the HTTP client, a bench) decode collapses 20-30x (benchmarks/RESULTS.md). Passive
+# waiting costs little when the CPU is free. Set before libgomp starts; the environment can override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Sampling for commentary: greedy, and a short leash; a Benaud line is at most five words.
 COMMENTARY_MAX_TOKENS = 12

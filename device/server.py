@@ -127,7 +127,9 @@ def create_app(settings: Settings, engine: Engine | None = None):
             state["commentator"] = Commentator(eng, use_guard=settings.use_guard)
             state["engine"] = eng
             log.info("model loaded: %s", settings.model_path)
-            notifier.notify("READY=1", f"STATUS=serving {settings.model_id}")
+            # Loading just proved the engine works: the first ping goes with READY, so a slow first
+            # probe on a busy box cannot let WatchdogSec expire right after start.
+            notifier.notify("READY=1", "WATCHDOG=1", f"STATUS=serving {settings.model_id}")
         except Exception as exc:  # reported on /health and to systemd, then the process exits
             state["error"] = f"{type(exc).__name__}: {exc}"
             log.error("could not load the model: %s", state["error"])
@@ -144,7 +146,7 @@ def create_app(settings: Settings, engine: Engine | None = None):
                 continue
             alive = state["worker"].last_success > last_ping
             if not alive:
-                alive = commentator.engine.probe(commentator.probe_messages(), timeout=interval)
+                alive = commentator.engine.probe(commentator.probe_messages(), timeout=interval / 2)
             if alive:
                 last_ping = time.monotonic()
                 notifier.notify("WATCHDOG=1")
