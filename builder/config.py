@@ -182,6 +182,8 @@ class EvalThresholds:
     composite_margin_kind: str = _f("absolute", "absolute: composite - base's >= margin; gap: share of the base's shortfall "
                                     "closed, (composite - base's) / (1 - base's) >= margin", choices=("absolute", "gap"))
     q4_agreement: float = _f(0.90, "at least this share of Q4 replies equal the 16-bit model's", min=0.0, max=1.0)
+    q4_agreement_kind: str = _f("exact", "exact: the Q4 reply equals the 16-bit greedy reply; tie-aware: or the 16-bit "
+                                "model finds it at least half as likely as its own", choices=("exact", "tie-aware"))
     max_guarded_share: float = _f(0.30, "at most this share of the model's replies may need the server's guard", min=0.0, max=1.0)
     min_distinct_share: float = _f(0.10, "at least this share of spoken replies are distinct (catches collapse onto one line)", min=0.0, max=1.0)
 

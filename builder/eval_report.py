@@ -82,9 +82,16 @@ def gate(report: dict, t) -> dict:
         "composite minus few-shot base composite"
     check(f"{SERVED} {what}", margin, ">=", t.composite_margin_over_fewshot,
           "no few-shot base was evaluated" if theirs is None else "the few-shot base is already perfect")
-    agree = models.get(SERVED, {}).get("agreement_with_16bit")
-    check(f"{SERVED} greedy agreement with the 16-bit model", agree, ">=", t.q4_agreement,
-          "no 16-bit model was available")
+    if getattr(t, "q4_agreement_kind", "exact") == "tie-aware":
+        # like the manner checks, judged on what /v1/commentary returns from each build
+        agree = (models.get(GUARDED) or models.get(SERVED, {})).get("agreement_tie_aware")
+        what = "agreement with the 16-bit model (equal, or a near tie for the 16-bit model)"
+        agree_subject = subject
+    else:
+        agree, what = models.get(SERVED, {}).get("agreement_with_16bit"), "greedy agreement with the 16-bit model"
+        agree_subject = SERVED
+    check(f"{agree_subject} {what}", agree, ">=", t.q4_agreement,
+          "no 16-bit model was available (tie-aware needs the F16 GGUF)")
     failures = []
     for c in checks:
         if c["passed"] is False:

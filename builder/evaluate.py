@@ -176,6 +176,8 @@ def manifest_summary(report: dict) -> dict:
             "model_contradiction_rate": model.get("metrics", {}).get("all", {}).get("contradiction_rate"),
             "guarded_share": model.get("guarded_share"),
             "agreement_with_16bit": model.get("agreement_with_16bit"),
+            "agreement_tie_aware": model.get("agreement_tie_aware"),
+            "served_agreement_tie_aware": served.get("agreement_tie_aware"),
             "few_shot_base_composite": report.get("models", {}).get(FEW_SHOT_BASE, {})
             .get("metrics", {}).get("all", {}).get("composite")}
 
@@ -256,6 +258,16 @@ def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir
         truncated[GUARDED] = [False] * len(events)  # the guard's line stands whole
         extra[SERVED]["guarded_share"] = sum(replaced) / len(replaced) if replaced else None
         extra[GUARDED] = {"seconds": 0.0, "runtime": "the server's manner guard over the q4_k_m replies"}
+        if SIXTEEN_BIT in replies and f16_gguf is not None:
+            from builder.eval_models import tie_aware_agreement
+
+            f16 = pool.get(f16_gguf)
+            tie = tie_aware_agreement(f16, events, replies[SIXTEEN_BIT], replies[SERVED])
+            extra[SERVED].update(agreement_tie_aware=tie["agreement"], agreement_near_ties=tie["near_ties"])
+            # What a listener hears from each build: both through the server's guard.
+            guarded16, _ = guarded_replies(events, replies[SIXTEEN_BIT])
+            tie = tie_aware_agreement(f16, events, guarded16, replies[GUARDED])
+            extra[GUARDED].update(agreement_tie_aware=tie["agreement"], agreement_near_ties=tie["near_ties"])
         refs = [e for e in events if e.reference is not None]
         if SIXTEEN_BIT in repliers:
             hf16 = isinstance(repliers[SIXTEEN_BIT], HFReplier)

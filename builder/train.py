@@ -371,11 +371,18 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
              "train_tokens": 0, "train_seconds": 0.0, "cpu_seconds": 0.0, "fingerprint": fp}
     log_path = workdir / LOG
     ckpt = latest_checkpoint(workdir) if resume else None
+    if ckpt is not None and json.loads((ckpt / "state.json").read_text()).get("fingerprint") != fp:
+        # Those checkpoints belong to a run with another config, dataset or base: resuming continues
+        # a run and never mixes two, so they are set aside (not deleted) and this run starts at step 0.
+        stale = workdir / "checkpoints.stale"
+        if main_rank:
+            shutil.rmtree(stale, ignore_errors=True)
+            (workdir / "checkpoints").rename(stale)
+            print(f"train: checkpoints from another config, dataset or base moved to {stale}; starting over",
+                  flush=True)
+        ckpt = None
     if ckpt is not None:
         saved = json.loads((ckpt / "state.json").read_text())
-        if saved.get("fingerprint") != fp:
-            raise TrainError(f"checkpoint {ckpt} was made with another config, dataset or base. "
-                             "Fix: run with --no-resume to start over.")
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 

@@ -203,3 +203,22 @@ def test_suksham_eval_uses_the_bundles_own_thresholds(tmp_path, smollm2_gguf):
     assert report["thresholds"]["max_words_share"] == 0.0 and report["gate"]["passed"]
     assert set(report["models"]) == {"q4_k_m", "q4_k_m-raw"}
     assert any("few-shot comparison was skipped" in n for n in report["notes"])
+
+
+def test_tie_aware_agreement_counts_near_ties_and_refuses_unlikely_replies(smollm2_gguf, events):
+    from builder.eval_models import EnginePool, GGUFReplier, reply_logprob, tie_aware_agreement
+
+    pool = EnginePool(n_ctx=512, threads=1)
+    try:
+        engine = pool.get(smollm2_gguf)
+        few = events[:4]
+        own = [GGUFReplier(pool, smollm2_gguf).reply(e)[0] for e in few]
+        same = tie_aware_agreement(engine, few, own, own)
+        assert same == {"agreement": 1.0, "near_ties": 0, "n": len(few), "margin_nats": pytest.approx(0.6931, abs=1e-3)}
+        odd = ["Purple zebra crossing quietly." for _ in few]
+        assert tie_aware_agreement(engine, few, own, odd)["agreement"] == 0.0
+        # the reference's own greedy reply is never less likely than an arbitrary one
+        msgs = messages_for(few[0], "served")
+        assert reply_logprob(engine, msgs, own[0]) > reply_logprob(engine, msgs, odd[0])
+    finally:
+        pool.close()

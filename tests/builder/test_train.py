@@ -168,11 +168,16 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, tiny_l
     lb = [json.loads(x) for x in open(resumed.log_path)]
     assert [(r["step"], r["loss"], r["val_loss"]) for r in la] == [(r["step"], r["loss"], r["val_loss"]) for r in lb]
     assert (resumed.best_step, resumed.used) == (whole.best_step, whole.used)
-    # a finished run is returned as is, and a changed config refuses to resume its checkpoints
+    # a finished run is returned as is; a changed config sets the old checkpoints aside and starts over
     assert train(cfg, data, tiny_llama, tmp_path / "cut", resume=True).fingerprint == resumed.fingerprint
     os.remove(tmp_path / "cut" / "train_result.json")
-    with pytest.raises(TrainError, match="--no-resume"):
-        train(tiny_config(tiny_llama, max_steps=6, lora_r=4), data, tiny_llama, tmp_path / "cut", resume=True)
+    changed = tiny_config(tiny_llama, max_steps=6, lora_r=4, save_every=2, eval_every=3, early_stopping_patience=0)
+    fresh = train(changed, data, tiny_llama, tmp_path / "fresh", resume=False)
+    again = train(changed, data, tiny_llama, tmp_path / "cut", resume=True)
+    assert (tmp_path / "cut" / "checkpoints.stale").is_dir()
+    assert again.fingerprint == fresh.fingerprint != resumed.fingerprint
+    a, b = _adapter_tensors(fresh.adapter_dir), _adapter_tensors(again.adapter_dir)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_early_stopping_keeps_the_best_checkpoint(tmp_path, tiny_llama):
