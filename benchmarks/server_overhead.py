@@ -63,6 +63,8 @@ def main():
     model = args.model or smollm2_gguf_path()
 
     import httpx
+
+    import device.engine  # noqa: F401  (sets the same OpenMP wait policy the server runs with)
     import llama_cpp
 
     port = free_port()

@@ -14,17 +14,16 @@ reports what llama.cpp really evaluated (from its perf counters), so this can be
 from __future__ import annotations
 
 import codecs
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-# llama.cpp's OpenMP threads spin-wait at every barrier by default; when anything else holds a core
-# (a scoring app, the HTTP client, a bench) decode collapses 20-30x (benchmarks/RESULTS.md). Passive
-# waiting costs little when the CPU is free. Set before libgomp starts; the environment can override.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# llama.cpp's OpenMP threads spin-wait at every barrier (OMP_WAIT_POLICY unset = active). On a
+# dedicated CPU that is fastest (commentary p50 46 ms vs 136 ms passive, 2 threads); when something
+# else holds a core, decode collapses 20-30x. On a shared CPU run with OMP_WAIT_POLICY=PASSIVE or
+# --threads 1 (benchmarks/RESULTS.md, "OpenMP wait policy"); the process environment decides.
 
 # Sampling for commentary: greedy, and a short leash; a Benaud line is at most five words.
 COMMENTARY_MAX_TOKENS = 12
