@@ -104,7 +104,8 @@ def test_build_gate_fails_the_untuned_base(tmp_path, smollm2_gguf, tiny_dirs, da
     assert not result.passed
     assert any("composite minus few-shot base composite" in f and "threshold >= 0.5" in f for f in result.failures)
     report = json.loads((work / "eval.json").read_text())
-    assert set(report["models"]) == {"base-zero-shot", "base-few-shot", "merged-16bit", "q4_k_m", "q4_k_m-raw"}
+    assert set(report["models"]) == {"base-zero-shot", "base-few-shot", "merged-16bit", "q4_k_m", "q4_k_m-raw",
+                                     "q4_k_m+guard"}
     assert report["n_events"] == {"handwritten": 2, "test": 2}
     assert report["models"]["merged-16bit"]["loss"]["val_loss"] > 0
     base_loss = report["models"]["base-zero-shot"]["loss"]  # of the 16-bit base copy (base_dir)
@@ -193,7 +194,8 @@ def test_suksham_eval_uses_the_bundles_own_thresholds(tmp_path, smollm2_gguf):
     bundle.mkdir()
     shutil.copyfile(smollm2_gguf, bundle / GGUF_NAME)
     lenient = {"max_words_share": 0.0, "exclamation_rate": 1.0, "contradiction_rate": 1.0, "handwritten_fit": 0.0,
-               "composite_margin_over_fewshot": -1.0, "q4_agreement": 0.0, "min_distinct_share": 0.0}
+               "composite_margin_over_fewshot": -1.0, "q4_agreement": 0.0, "min_distinct_share": 0.0,
+               "max_guarded_share": 1.0}
     (bundle / "eval.json").write_text(json.dumps({"thresholds": lenient}))
     write_manifest(bundle, {"quant_type": "Q4_1", "base": {"name": "tiny-random-llama", "source": "local"}})
     out = tmp_path / "report"
@@ -201,7 +203,7 @@ def test_suksham_eval_uses_the_bundles_own_thresholds(tmp_path, smollm2_gguf):
     assert result.exit_code == 0, result.output
     report = json.loads((out / "eval.json").read_text())
     assert report["thresholds"]["max_words_share"] == 0.0 and report["gate"]["passed"]
-    assert set(report["models"]) == {"q4_k_m", "q4_k_m-raw"}
+    assert set(report["models"]) == {"q4_k_m", "q4_k_m-raw", "q4_k_m+guard"}
     assert any("few-shot comparison was skipped" in n for n in report["notes"])
 
 
