@@ -100,6 +100,7 @@ def test_failed_gate_and_interrupted_build_keep_the_previous_bundle(built, monke
     strict_cfg = yaml.safe_load(strict.read_text())
     strict_cfg["eval"]["thresholds"]["q4_agreement"] = 1.0
     strict_cfg["eval"]["thresholds"]["max_words_share"] = 1.0
+    strict_cfg["eval"]["thresholds"]["max_guarded_share"] = 0.0  # the guard's output alone would pass the rest
     strict.write_text(yaml.safe_dump(strict_cfg))
     result = CliRunner().invoke(cli, ["build", "--config", str(strict), "--out", str(out)])
     assert result.exit_code != 0
