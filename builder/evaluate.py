@@ -306,8 +306,8 @@ def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[s
     out, replaced = [], []
     for ev, reply in zip(events, replies):
         try:
-            seen = (read_event(delivery=ev.delivery, context=ev.context) if ev.delivery is not None
-                    else prompt.read_text(ev.text if ev.text is not None else ev.user or ""))
+            seen = read_event(text=ev.text if ev.text is not None else ev.user or "", delivery=ev.delivery,
+                              context=ev.context)
         except prompt.EventError:  # the server answers 422; keep the reply so the row is still scored
             out.append(reply)
             replaced.append(False)

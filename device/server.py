@@ -36,7 +36,7 @@ from device.engine import Completion, DeadlineExceeded, Engine, EngineError, Eng
 from device.server_api import (
     ApiError, ChatRequest, CommentaryRequest, Metrics, check_depth, error_body, validation_message,
 )
-from device.service import Commentator
+from device.service import Commentator, read_event
 from device.systemd import Notifier
 
 log = logging.getLogger("suksham.server")
@@ -289,10 +289,10 @@ def create_app(settings: Settings, engine: Engine | None = None):
         authorize(request)
         req = await read_json(request, CommentaryRequest)
         commentator = ready_commentator()
-        if req.delivery is not None:
-            prompt.read_delivery(req.delivery, req.context)  # bad input is a 422 before it queues
+        # Read once, here: bad input is a 422 before it queues, and the worker reuses the reading.
+        event = read_event(text=req.event, delivery=req.delivery, context=req.context)
         result = await run_job(lambda deadline: commentator.comment(
-            text=req.event, delivery=req.delivery, context=req.context, deadline=deadline))
+            text=req.event, delivery=req.delivery, context=req.context, deadline=deadline, event=event))
         metrics.observe_completion(result.completion)
         if result.guarded:
             metrics.guarded.inc()

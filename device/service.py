@@ -109,9 +109,11 @@ class Commentator:
         self.use_guard = use_guard
 
     def comment(self, *, text: str | None = None, delivery: dict | None = None, context: dict | None = None,
-                deadline: float | None = None) -> Commentary:
+                deadline: float | None = None, event: prompt.Canonical | None = None) -> Commentary:
+        """`event`: the caller's own reading of the same input, when it already made one."""
         start = time.perf_counter()
-        event = read_event(text=text, delivery=delivery, context=context)
+        if event is None:
+            event = read_event(text=text, delivery=delivery, context=context)
         messages = prompt.build_messages(text=text, delivery=delivery, context=context)
         completion = self.engine.commentary(messages, deadline=deadline)
         raw = completion.text
