@@ -181,6 +181,9 @@ class EvalThresholds:
     composite_margin_over_fewshot: float = _f(0.5, "composite (a share) must beat the few-shot base by this, in absolute points", min=-1.0, max=1.0)
     composite_margin_kind: str = _f("absolute", "absolute: composite - base's >= margin; gap: share of the base's shortfall "
                                     "closed, (composite - base's) / (1 - base's) >= margin", choices=("absolute", "gap"))
+    composite_gap_over_reader_base: float = _f(0.5, "share of the composite shortfall closed against the few-shot base that "
+                                               "also gets this project's outcome line (the strongest prompted base)",
+                                               min=-1.0, max=1.0)
     q4_agreement: float = _f(0.90, "at least this share of Q4 replies equal the 16-bit model's", min=0.0, max=1.0)
     q4_agreement_kind: str = _f("exact", "exact: the Q4 reply equals the 16-bit greedy reply; tie-aware: or the 16-bit "
                                 "model finds it at least half as likely as its own", choices=("exact", "tie-aware"))

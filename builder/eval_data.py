@@ -92,8 +92,8 @@ def _truth_from_label(label: dict, read: prompt.Canonical | None, exact: bool = 
         fields["extra_kind"] = extra_kind.get(label["outcome"])
     if "day_start" in label:
         fields["day_start"] = bool(label["day_start"])
-    if label.get("milestone") and not base.milestone:
-        fields["milestone"] = "milestone"
+    if label.get("milestone"):  # the label says there is one; its words come from the reader when it found them
+        fields["milestone"] = base.milestone or "milestone"
     return dataclasses.replace(base, **fields)
 
 

@@ -24,8 +24,9 @@ word_count = manner.word_count  # the checker's own notion of a word ("Caught & 
 
 import re
 
-# Praise is no reaction to a wide, byes, a drop or a rain break; the shared checker lets it pass
-# (manner.fits accepts "Marvellous." on anything), so a model collapsed onto it would score 100%.
+# Praise is no reaction to a wide, byes, a drop or a rain break. The shared checker refuses it on
+# the extras and a drop (it reacts to nothing in the ball) but lets "Superb." pass on an unclear
+# event, where it claims nothing; a model collapsed onto praise would score well there.
 _NO_PRAISE = ("wide", "byes", "legbyes", "dropped", "unclear")
 _PRAISE = re.compile(r"\b(?:lovely|great|fine|good|nice|well played|shot)\b")
 

@@ -3,7 +3,8 @@
 - `GGUFReplier`: a GGUF through `device.engine.Engine`, exactly as the server runs it (greedy,
   the same template and prompt module). Modes: "served" (as /v1/commentary builds the prompt),
   "raw" (the user's words only, as `ollama run` sends them), and for the base model "zero"/"few"
-  (prompted as Benaud, with no examples or with a few hand-written ones).
+  (prompted as Benaud on the user's words, with no examples or with a few hand-written ones) and
+  "few-reader" (few-shot, with this project's reader line "Outcome: ..." added as served).
 - `HFReplier`: a Hugging Face folder (the merged 16-bit model, or a training checkpoint's adapter
   on its base) through transformers, greedy; also the validation loss on reference replies.
 - `quant_divergence`: KL divergence and perplexity delta of a quantized GGUF against the F16
@@ -54,12 +55,14 @@ def messages_for(event: EvalEvent, mode: str) -> list[dict]:
         return event.messages(outcome_line=True)
     if mode == "raw":
         return event.messages(outcome_line=False)
-    user = event.messages(outcome_line=True)[-1]
+    # The base prompted as Benaud gets what a user sends (the event's words); "few-reader" also gets
+    # the reader's outcome line, which is part of this project's serving, not of prompting a base.
+    user = event.messages(outcome_line=mode == "few-reader")[-1]
     if mode == "zero":
         return [{"role": "system", "content": BASE_SYSTEM}, user]
-    if mode == "few":
+    if mode in ("few", "few-reader"):
         return _few_shot_messages(BASE_SYSTEM) + [user]
-    raise ValueError(f"unknown prompt mode {mode!r}; use served, raw, zero or few")
+    raise ValueError(f"unknown prompt mode {mode!r}; use served, raw, zero, few or few-reader")
 
 
 class EnginePool:

@@ -27,7 +27,7 @@ import click
 
 from builder.eval_data import EvalEvent, heldout_sha256, load_heldout, load_test_split, reader_accuracy
 from builder.eval_metrics import agreement, aggregate, score_reply
-from builder.eval_report import (FEW_SHOT_BASE, GUARDED, SERVED, SIXTEEN_BIT, gate, model_card_section, pick_samples,
+from builder.eval_report import (FEW_SHOT_BASE, FEW_SHOT_READER, GUARDED, SERVED, SIXTEEN_BIT, gate, model_card_section, pick_samples,
                                  print_table, rate_replies, report_markdown)
 from device.util import atomic_write_json, atomic_write_text
 
@@ -177,8 +177,9 @@ def manifest_summary(report: dict) -> dict:
             "guarded_share": model.get("guarded_share"),
             "agreement_with_16bit": model.get("agreement_with_16bit"),
             "agreement_tie_aware": model.get("agreement_tie_aware"),
-            "served_agreement_tie_aware": served.get("agreement_tie_aware"),
             "few_shot_base_composite": report.get("models", {}).get(FEW_SHOT_BASE, {})
+            .get("metrics", {}).get("all", {}).get("composite"),
+            "few_shot_reader_base_composite": report.get("models", {}).get(FEW_SHOT_READER, {})
             .get("metrics", {}).get("all", {}).get("composite")}
 
 
@@ -218,9 +219,10 @@ def _base_repliers(base_path: Path | None, pool, max_new: int, threads) -> dict:
         return {}
     if base_path.suffix == ".gguf":
         return {"base-zero-shot": GGUFReplier(pool, base_path, "zero", max_new),
-                FEW_SHOT_BASE: GGUFReplier(pool, base_path, "few", max_new)}
+                FEW_SHOT_BASE: GGUFReplier(pool, base_path, "few", max_new),
+                FEW_SHOT_READER: GGUFReplier(pool, base_path, "few-reader", max_new)}
     hf = HFReplier(base_path, mode="zero", max_new_tokens=max_new, threads=threads)
-    return {"base-zero-shot": hf, FEW_SHOT_BASE: hf.with_mode("few")}
+    return {"base-zero-shot": hf, FEW_SHOT_BASE: hf.with_mode("few"), FEW_SHOT_READER: hf.with_mode("few-reader")}
 
 
 def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir=None, base=None,
@@ -264,10 +266,6 @@ def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir
             f16 = pool.get(f16_gguf)
             tie = tie_aware_agreement(f16, events, replies[SIXTEEN_BIT], replies[SERVED])
             extra[SERVED].update(agreement_tie_aware=tie["agreement"], agreement_near_ties=tie["near_ties"])
-            # What a listener hears from each build: both through the server's guard.
-            guarded16, _ = guarded_replies(events, replies[SIXTEEN_BIT])
-            tie = tie_aware_agreement(f16, events, guarded16, replies[GUARDED])
-            extra[GUARDED].update(agreement_tie_aware=tie["agreement"], agreement_near_ties=tie["near_ties"])
         refs = [e for e in events if e.reference is not None]
         if SIXTEEN_BIT in repliers:
             hf16 = isinstance(repliers[SIXTEEN_BIT], HFReplier)

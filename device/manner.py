@@ -14,8 +14,10 @@ a few microseconds a reply, no imports beyond the standard library and device.pr
 - `fits(reply, event)` -> bool: an apt reaction to the class. Silence fits routine balls (dot,
   runs, extras, unclear), never a wicket, a drop, a boundary, a milestone or a day start; a wicket
   reply acknowledges the wicket (a wicket word, or praise of the ball or the catch); a boundary
-  reply is not bowling praise alone nor dismissive; on an unclear event the reply claims no
-  outcome at all (the model must not guess what the reader could not read).
+  reply is not bowling praise alone nor dismissive; any other spoken reply reacts to what its
+  class is about (a cue word, or a word from `_APT`: "Tight." on a dot, "Quick single." on a run;
+  not "That's a long way." on a single); on an unclear event the reply claims no outcome at all
+  (the model must not guess what the reader could not read).
 - `echo(reply, event_text)` -> bool: the reply copies >= 3 consecutive words of the event, or is
   just a name from it.
 
@@ -226,6 +228,77 @@ def contradicts(reply: str, event: Canonical) -> str | None:
             return why
     return None
 
+# An apt reaction names or reacts to what this class of ball is about: a cue word from CUES, or one
+# of these. Without one, a line such as "That's a long way." on a single or "Blowing it up." on a dot
+# says nothing about the ball, and fits() refuses it (silence is the apt reply to a routine ball).
+_CONTEXT_APT = _rx(r"\bneeded\b", r"\bto get\b", r"\bto win\b", r"\bfinish\b", r"\bpressure\b", r"\bclose\b", r"\bwins?\b", r"\bwon\b",
+                   r"\bjob done\b", r"\bmatch\b", r"\btense\b", r"\bnervy\b", r"\boff the mark\b", r"\bup and running\b",
+                   r"\bgets going\b", r"\breview\b", r"\bdecision\b", r"\bumpire'?s call\b", r"\bhat[- ]?trick\b")
+_WHERE = (r"\bcovers?\b", r"\bpoint\b", r"\bmid-?wicket\b", r"\bmid-?on\b", r"\bmid-?off\b", r"\blong-?on\b", r"\blong-?off\b",
+          r"\bfine leg\b", r"\bsquare\b", r"\bthird man\b", r"\bgully\b", r"\bstraight\b", r"\bdown the ground\b",
+          r"\bthrough the\b", r"\bleg side\b", r"\boff side\b", r"\bcow corner\b", r"\bbehind\b")
+_APT: dict[str, tuple[set, re.Pattern]] = {  # class -> (claims that fit it, words that react to it)
+    "dot": ({"dot", "nocontact", "notout", "hattrick_ball"}, _rx(
+        r"\btight\w*", r"\btidy\b", r"\bdefen\w*", r"\bblock\w*", r"\bleft\b", r"\bleaves?\b", r"\bsolid\w*", r"\bwatchful\w*",
+        r"\bcareful\w*", r"\bpatien\w*", r"\bsqueez\w*", r"\bprobing\b", r"\btesting\b", r"\bline\b", r"\blength\b", r"\bon the spot\b",
+        r"\baccura\w*", r"\brespect\w*", r"\bwell played\b", r"\bwell judged\b", r"\bnothing\b", r"\bquiet\b", r"\bdead bat\b",
+        r"\bkept out\b", r"\bkeeps it out\b", r"\bpitched\b", r"\bsettl\w*", r"\bdisciplin\w*", r"\beconomical\b", r"\bgood from\b",
+        r"\bbouncer\b", r"\bshort\b", r"\bswing\w*", r"\bseam\w*", r"\bturn\w*", r"\bgrip\w*", r"\bstop\w*", r"\bdries up\b",
+        r"\bnot a run\b", r"\bquestions?\b", r"\bchok\w*", r"\bareas?\b", r"\bfield\w*", r"\btechnique\b", r"\bhard to score\b",
+        r"\bstraight bat\b", r"\bstraight to\b", r"\bno way through\b", r"\bwhisker\b", r"\bnowhere near\b",
+        r"\bjudged\b", r"\btoo good\b", r"\blet it go\b", r"\bfull\b", r"\bwide\b", r"\boutside\b")),
+    "runs": ({"runs", "running"}, _rx(
+        r"\btwos?\b", r"\bthree\b", r"\bmore\b", r"\bsingles?\b", r"\bquick\w*", r"\bsharp\w*", r"\bplace\w*",
+        r"\bwork(?:s|ed|ing)?\b", r"\bpush\w*", r"\bnudge\w*", r"\btuck\w*", r"\bclip\w*", r"\bturn\w*", r"\bsteer\w*", r"\bdab\w*",
+        r"\bglance\w*", r"\bflick\w*", r"\bgap\b", r"\brotat\w*", r"\bstrike\b", r"\bticking\b", r"\bboard\b", r"\banother\b",
+        r"\bkeeps\b", r"\bpinch\w*", r"\bstole\w*", r"\bscamper\w*", r"\bhustl\w*", r"\bbusy\b", r"\bruns?\b", r"\btakes?\b",
+        r"\baway\b", r"\bcomfortabl\w*", r"\beasy\b", r"\bplayed\b", r"\bshot\b", r"\bdrive\w*", r"\bcut\b", r"\bpull\w*",
+        r"\bsweep\w*", r"\brunning\b", r"\bscoreboard\b", r"\bticks? over\b", r"\btotal\b",
+        r"\bsensibl\w*", r"\blegs\b", r"\bran\b", *_WHERE)),
+    "wide": ({"wide"}, _rx(
+        r"\bextras?\b", r"\bwayward\b", r"\bstray\w*", r"\bastray\b", r"\bdown (?:the )?leg\b", r"\berrant\b", r"\bradar\b",
+        r"\bloose\b", r"\bspray\w*", r"\berratic\b", r"\bline\b", r"\bdirection\b", r"\bwaste\w*", r"\bgift\w*", r"\bfree\b",
+        r"\boff target\b", r"\bmiss\w*", r"\bdrift\w*", r"\bnot quite there\b", r"\btoo wide\b")),
+    "noball": ({"noball"}, _rx(r"\bextras?\b", r"\bfree\b", r"\bfront foot\b", r"\bline\b", r"\bcostly\b", r"\bgift\w*")),
+    "byes": ({"byes", "legbyes"}, _rx(
+        r"\bextras?\b", r"\bkeeper\b", r"\bkeeping\b", r"\bpads?\b", r"\bthigh\b", r"\bbody\b", r"\bhip\b", r"\bleg\b", r"\bran\b",
+        r"\bruns?\b", r"\bsneak\w*", r"\bscrambl\w*", r"\bsteal\w*", r"\bstole\w*", r"\bmiss\w*", r"\bthrough\b", r"\bpast\b",
+        r"\btwo\b", r"\bfree\b", r"\bsloppy\b")),
+    "dropped": ({"dropped", "notout"}, _rx(
+        r"\bchance\b", r"\bmiss\w*", r"\breprieve\w*", r"\blucky\b", r"\bfortunate\b", r"\blet off\b", r"\blife\b", r"\bcostly\b",
+        r"\bdear\b", r"\bsadly\b", r"\bpity\b", r"\bshame\b", r"\bexpensive\b", r"\bshould\b", r"\btough\b", r"\bhard\b",
+        r"\bdifficult\b", r"\bhalf\b", r"\bcost\w*", r"\bgets away\b", r"\bnot held\b", r"\bfluff\w*", r"\bwent down\b", r"\bgoes down\b")),
+    "boundary": ({"four", "six", "boundary"}, _rx(
+        r"\bclear\w*", r"\blofted\b", r"\blaunch\w*", r"\blong way\b", r"\bcrowd\b", r"\bstands\b", r"\bover the top\b", r"\brac\w*",
+        r"\baway\b", r"\bdispatch\w*", r"\bdeposit\w*", r"\bsmash\w*", r"\bstruck\b", r"\bstrike\b", r"\bcrunch\w*", r"\bcream\w*",
+        r"\bgap\b", r"\bsweet\w*", r"\bclass\w*", r"\blovely\b", r"\belegan\w*", r"\bstreaky\b", r"\bedged?\b", r"\bfortunate\b",
+        r"\blucky\b", r"\bgone\b", r"\bbig\b", r"\bhuge\b", r"\benormous\b", r"\bmassive\b", r"\bpower\w*", r"\bcrack\w*",
+        r"\bbelt\w*", r"\bhammer\w*", r"\bpump\w*", r"\bthump\w*", r"\bmuscle\w*", r"\bcarv\w*", r"\bthread\w*", r"\bpierc\w*",
+        r"\bbisect\w*", r"\bfound\b", r"\bgreat\b", r"\bfine\b", r"\bgood\b", r"\bnice\b", r"\bdelight\w*", r"\bglorious\b",
+        r"\bsublime\b", r"\bexquisite\b", r"\bplaced\b", r"\btouch\b", r"\bflew\b", r"\bflies\b", r"\bsails?\b", r"\bmiles?\b",
+        r"\bhigh\b", r"\bslog\w*", r"\bswat\w*", r"\bheave\w*", r"\bcollect\w*", r"\bhelp\w*", r"\bexpensive\b", r"\bpunish\w*",
+        r"\bpaid\b", r"\bloose\b", r"\bshort\b", r"\bover\b", r"\bout of\b", r"\bswept\b", r"\bpulled\b", r"\bagricultural\b",
+        r"\beffective\b", r"\bfield\b", r"\bcrisp\b", r"\baerial\b", r"\bmiddled?\b", r"\bemphatic\w*", r"\bno stopping\b",
+        r"\bdrives?\b", r"\bbeautifully\b", r"\bback foot\b", r"\bpads\b", r"\bsix\b", r"\bfour\b", *_WHERE)),
+}
+_APT_KEY = {"four": "boundary", "six": "boundary", "legbyes": "byes"}
+
+
+def _reacts(reply: str, event: Canonical, found: set) -> bool:
+    """The reply reacts to what this class of ball is about (see _APT); flagged events always may."""
+    key = _APT_KEY.get(event.outcome, event.outcome)
+    if key not in _APT or event.milestone or event.day_start:
+        return True  # a milestone or a day start: the milestone and greeting claims are judged instead
+    kinds, words_rx = _APT[key]
+    low = reply.lower().replace("’", "'")
+    if found & kinds or words_rx.search(low) or _CONTEXT_APT.search(low):
+        return True
+    if key == "boundary":
+        return bool(PRAISE_BAT.search(low) or PRAISE_ANY.search(low))
+    if key == "dot":
+        return bool(PRAISE_BALL.search(low) or PRAISE_ANY.search(low))
+    return False
+
 
 def fits(reply: str, event: Canonical) -> bool:
     """Is the reply an apt reaction to the event's class (beyond not contradicting it)?"""
@@ -244,11 +317,12 @@ def fits(reply: str, event: Canonical) -> bool:
         # "Beaten all ends up." says it all about a bowled, lbw or stumping
         acknowledges = acknowledges or ("nocontact" in found and event.dismissal in ("bowled", "lbw", "stumped"))
         return acknowledges and not (found & {"runs", "running", "dot"}) and not (PRAISE_BAT.search(low) and not found & {"wicket", "kind"})
-    if o == "dropped":
-        return not PRAISE_BAT.search(low) or bool(found & {"dropped", "notout"})
-    if o in ("four", "six"):
-        return not DISMISSIVE.search(low) and not (PRAISE_BALL.search(low) and not PRAISE_BAT.search(low) and not found & {"four", "six", "boundary"})
-    return True
+    if o == "dropped" and PRAISE_BAT.search(low) and not found & {"dropped", "notout"}:
+        return False
+    if o in ("four", "six") and (DISMISSIVE.search(low) or (PRAISE_BALL.search(low) and not PRAISE_BAT.search(low)
+                                                          and not found & {"four", "six", "boundary"})):
+        return False
+    return _reacts(reply, event, found)
 
 
 _COMMON = {w for w in """

@@ -385,10 +385,16 @@ def read(text: str) -> Canonical:
     generic = bool(WICKET.search(sk)) or caps_out or short_w or bool(re.search(r"(?<![A-Za-z])(?:WICKET|BOWLED|GONE)(?![A-Za-z])", cap))
     neg = bool(WICKET_NEG.search(s)) and not caps_out and not short_w
     # a decision overturned on review flips the umpire's call
-    if OVERTURNED.search(s):
-        if GIVEN_NOT_OUT.search(s):
+    overturned = OVERTURNED.search(s)
+    if overturned:
+        # a verdict said after the overturn is final ("given out ..., decision overturned, not out");
+        # otherwise the on-field call said before it is flipped
+        before, after = s[:overturned.start()], s[overturned.end():]
+        final = (False if re.search(r"\bnot out\b", after) else True if re.search(r"\bout\b", after) else
+                 True if GIVEN_NOT_OUT.search(before) else False if GIVEN_OUT.search(before) else None)
+        if final is True:
             neg, generic = False, True
-        elif GIVEN_OUT.search(s):
+        elif final is False:
             neg, generic, kinds = True, False, []
     elif GIVEN_OUT.search(s) and not neg:
         generic = True

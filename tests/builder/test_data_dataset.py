@@ -93,7 +93,9 @@ def test_mix_silence_and_variety(out, splits):
     assert outcomes["wicket"] / n > 0.15, "wickets are oversampled on purpose"
     assert outcomes["dot"] / n < 0.35
     silent = [ex for ex in train if ex["messages"][2]["content"] == ""]
-    assert 0.05 < len(silent) / n < 0.3
+    assert 0.05 < len(silent) / n < 0.35
+    dots = [ex for ex in train if ex["outcome"] == "dot"]
+    assert sum(ex["messages"][2]["content"] == "" for ex in dots) / len(dots) > 0.8, "silence is a plain dot's clear answer"
     assert {ex["outcome"] for ex in silent} <= {"dot", "runs", "wide", "noball", "byes", "legbyes", "unclear"}
     raw = sum(not ex["outcome_line"] for ex in train) / n
     assert 0.15 < raw < 0.25, raw

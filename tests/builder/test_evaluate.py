@@ -11,7 +11,7 @@ import pytest
 from builder import eval_data, evaluate
 from builder.eval_metrics import aggregate, agreement, score_reply
 from builder.eval_report import model_card_section, pick_samples
-from device import prompt
+from device import manner, prompt
 from device.service import safe_line
 
 
@@ -48,6 +48,15 @@ def test_delivery_labels_match_the_exact_reader(heldout):
         if (got.outcome, got.dismissal) != (ev.label["outcome"], ev.label.get("dismissal")):
             wrong.append((ev.id, got.outcome, got.dismissal, ev.label))
     assert not wrong
+
+
+def test_labelled_milestones_stay_in_the_truth(heldout):
+    """A label's milestone flag keeps the milestone in the truth, so "Hundred." on it is no contradiction."""
+    flagged = [e for e in heldout if e.label.get("milestone")]
+    assert flagged and all(e.truth.milestone for e in flagged)
+    radio = next(e for e in flagged if e.text and "hundred" in e.text)
+    assert manner.contradicts("Hundred.", radio.truth) is None
+    assert manner.contradicts("Fifty.", radio.truth)
 
 
 @pytest.mark.parametrize("line, message", [
@@ -146,7 +155,9 @@ def test_aggregate_counts():
     assert m["silence_wicket"] == pytest.approx(1 / 5)  # 5 wickets, one silent
     assert m["silence_routine"] == pytest.approx(1.0)  # the only routine ball was silent
     assert m["within_words"] == pytest.approx(16 / 17)
-    assert m["manner_fit_rate"] - m["fit_rate"] == pytest.approx(3 / 17)  # the misplaced praise
+    # of the three misplaced praises, the shared checker refuses the wide's and the drop's itself (they
+    # react to nothing in the ball); only "Superb." on an unclear event is left to misplaced_praise
+    assert m["manner_fit_rate"] - m["fit_rate"] == pytest.approx(1 / 17)
     spoken = [r["reply"].lower() for r in rows if r["reply"]]
     assert m["distinct_share"] == pytest.approx(len(set(spoken)) / len(spoken))
     assert agreement(["Got him.", ""], ["got him. ", "Four."]) == 0.5
@@ -220,6 +231,23 @@ def test_composite_margin_absolute_or_gap(heldout):
     assert check["value"] == pytest.approx(0.6) and check["passed"] is True
 
 
+@pytest.mark.parametrize("reader_base, passed", [(0.6, True), (0.85, False)])
+def test_reader_helped_base_is_judged_by_the_gap_closed(reader_base, passed):
+    """The base given the reader's outcome line too: 0.9 closes 75% of the gap above 0.6, a third above 0.85."""
+    from builder.config import EvalThresholds
+    from builder.eval_report import FEW_SHOT_READER, gate
+
+    models = {"q4_k_m": {"metrics": {"all": {"composite": 0.9}, "handwritten": {}}},
+              "base-few-shot": {"metrics": {"all": {"composite": 0.3}}},
+              FEW_SHOT_READER: {"metrics": {"all": {"composite": reader_base}}}}
+    result = gate({"models": models}, EvalThresholds())
+    checks = {c["metric"]: c for c in result["checks"]}
+    assert checks["q4_k_m composite minus few-shot base composite"]["passed"] is True
+    check = checks["q4_k_m share of the reader-helped few-shot base's composite gap closed"]
+    assert check["value"] == pytest.approx((0.9 - reader_base) / (1 - reader_base)) and check["passed"] is passed
+    assert any("reader-helped few-shot base" in f for f in result["failures"]) is not passed
+
+
 def test_unmeasured_checks_are_skipped_not_passed(heldout):
     report, _ = evaluate.evaluate_replies(heldout, {"q4_k_m": [safe_line(e.truth) for e in heldout]})
     skipped = {c["metric"] for c in report["gate"]["checks"] if c.get("skipped")}
@@ -245,8 +273,9 @@ def test_shipped_thresholds_are_at_least_the_starting_points():
         assert t.exclamation_rate <= 0.0
         assert t.contradiction_rate <= 0.02
         assert t.handwritten_fit >= 0.90
-        assert t.composite_margin_over_fewshot >= 0.5
-        assert t.q4_agreement >= 0.90
+        assert t.composite_margin_over_fewshot >= 0.5 and t.composite_margin_kind == "absolute"
+        assert t.composite_gap_over_reader_base >= 0.5
+        assert t.q4_agreement >= 0.90 and t.q4_agreement_kind == "exact"
         assert t.min_distinct_share > 0.0
         assert ecfg.gate and ecfg.max_heldout is None  # shipped configs score the whole set
 

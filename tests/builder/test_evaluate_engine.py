@@ -55,10 +55,15 @@ def dataset_dir(tmp_path):
 def test_prompt_modes(events):
     served, raw = messages_for(events[0], "served"), messages_for(events[0], "raw")
     few, zero = messages_for(events[0], "few"), messages_for(events[0], "zero")
+    reader = messages_for(events[0], "few-reader")
     assert served[0]["content"] == prompt.SYSTEM_PROMPT and served[1]["content"].startswith("Outcome:")
     assert raw[1]["content"] == events[0].text  # the user's words alone, as `ollama run` sends them
-    assert zero[-1] == few[-1] == served[-1] and len(few) > len(zero) == 2
+    # the base prompted as Benaud gets the user's words; only "few-reader" also gets the reader's line
+    assert zero[-1] == few[-1] == raw[-1] and len(few) > len(zero) == 2
+    assert reader[-1] == served[-1] and reader[:-1] == few[:-1]
     assert [m["role"] for m in few[1:3]] == ["user", "assistant"]
+    with pytest.raises(ValueError, match="few-reader"):
+        messages_for(events[0], "fewshot")
 
 
 def test_gguf_replier_runs_the_real_engine(smollm2_gguf, events):
@@ -104,8 +109,8 @@ def test_build_gate_fails_the_untuned_base(tmp_path, smollm2_gguf, tiny_dirs, da
     assert not result.passed
     assert any("composite minus few-shot base composite" in f and "threshold >= 0.5" in f for f in result.failures)
     report = json.loads((work / "eval.json").read_text())
-    assert set(report["models"]) == {"base-zero-shot", "base-few-shot", "merged-16bit", "q4_k_m", "q4_k_m-raw",
-                                     "q4_k_m+guard"}
+    assert set(report["models"]) == {"base-zero-shot", "base-few-shot", "base-few-shot+reader", "merged-16bit",
+                                     "q4_k_m", "q4_k_m-raw", "q4_k_m+guard"}
     assert report["n_events"] == {"handwritten": 2, "test": 2}
     assert report["models"]["merged-16bit"]["loss"]["val_loss"] > 0
     base_loss = report["models"]["base-zero-shot"]["loss"]  # of the 16-bit base copy (base_dir)
@@ -133,7 +138,7 @@ def test_gate_off_lets_a_failing_build_through_but_keeps_the_failures(tmp_path, 
                       eval=EvalConfig(max_heldout=2, max_new_tokens=6, gate=False, threads=1))
     result = evaluate.evaluate_bundle_dir(work, cfg, base_dir=tiny_dirs[0])
     assert result.passed and result.failures and result.report["gate"]["enforced"] is False
-    assert {"base-zero-shot", "base-few-shot"} <= set(result.report["models"])
+    assert {"base-zero-shot", "base-few-shot", "base-few-shot+reader"} <= set(result.report["models"])
 
 
 def test_suksham_eval_rates_and_never_touches_the_bundle(tmp_path, smollm2_gguf):

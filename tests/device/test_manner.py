@@ -102,6 +102,23 @@ def test_fits_by_class():
         assert contradicts(claimy, unclear) is None  # no ground truth, so no contradiction
 
 
+@pytest.mark.parametrize("reply,event,apt", [
+    # a spoken reply to a routine ball must react to it; contradicting nothing is not enough
+    ("That's a long way.", Canonical("runs", runs=1), False), ("Quick single.", Canonical("runs", runs=1), True),
+    ("Worked away to midwicket.", Canonical("runs", runs=2), True), ("That's a great one.", Canonical("runs", runs=1), False),
+    ("Blowing it up.", Canonical("dot", runs=0), False), ("Tight from Bumrah.", Canonical("dot", runs=0), True),
+    ("Well left.", Canonical("dot", runs=0), True), ("Good ball.", Canonical("dot", runs=0), True),
+    ("Shares.", Canonical("four", runs=4), False), ("Lovely shot.", Canonical("four", runs=4), True),
+    ("That's a long way.", Canonical("six", runs=6), True), ("Through the covers.", Canonical("four", runs=4), True),
+    ("That's a long way.", Canonical("dropped", runs=0), False), ("Costly, that.", Canonical("dropped", runs=0), True),
+    ("Nice.", Canonical("wide", extras=1), False), ("Wayward.", Canonical("wide", extras=1), True),
+    ("Off the pad.", Canonical("legbyes", extras=1), True), ("Lovely day.", Canonical("byes", extras=2), False),
+    ("Fine fifty.", Canonical("runs", runs=1, milestone="Root fifty"), True),  # the milestone is what it reacts to
+])
+def test_spoken_reply_must_react_to_its_class(reply, event, apt):
+    assert fits(reply, event) is apt
+
+
 def test_echo():
     text = "Starc to Kohli, FOUR, full and wide, driven through cover"
     assert echo("Driven through cover.", text)

@@ -86,6 +86,9 @@ def test_reader_accuracy_on_hand_labelled_lines(name, minimum):
     ("On a hat-trick: Starc to Kohli, defended", "dot", {"hat_trick_ball": True}),
     ("2nb", "noball", {"extra_kind": "noballs"}),
     ("Given not out, overturned on review, lbw", "wicket", {"dismissal": "lbw", "review": "upheld"}),
+    # a verdict after the overturn is final, whatever the on-field call before it said
+    ("Given out caught behind, he reviews, nothing on the edge detector, decision overturned, not out", "unclear", {}),
+    ("Umpire says not out, reviewed, overturned, he is out lbw", "wicket", {"dismissal": "lbw"}),
 ])
 def test_reader_precedence_and_fields(text, outcome, extra):
     got = read_text(text)
