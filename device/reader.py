@@ -43,7 +43,10 @@ MASKS = _rx(
     r"\b\d{1,3}\s*/\s*\d{1,2}\b", r"\b\d{1,3}\s*-\s*\d{1,3}\b", r"\b\d+\s+for\s+\d+\b",  # scores, figures
     r"\bday\s+(?:\d+|one|two|three|four|five)\b", r"\bthrow(?:'s| is| was)?\s+wide\b", r"\bwide (?:throw|return)\b", r"\b\d+(?:st|nd|rd|th)\b", r"\b\d+\s*\*", r"\(\s*\d+\s*\)",
     r"\b\d+\s+(?:off|from)\s+\d+\b", r"\bneeds?\s+\d+\b", r"\b\d+\s+(?:more\s+)?(?:needed|required|wanted|to get)\b", r"\btarget\s+(?:of\s+)?\d+\b", r"\b\d+\s+to\s+win\b",
-    r"\bover\s+\d+\b(?!\s*/)", r"(?<!no )(?<!no-)\bball\s+\d+\b(?!\s*/)", r"\b\d+\s*(?:overs?|balls?|wickets?|mph|kph|km/?h|kmh|m|metres|meters)\b",
+    r"\bover\s+\d+\b(?!\s*/)", r"(?<!no )(?<!no-)\bball\s+\d+\b(?!\s*/)", r"\b\d+\s*(?:overs|balls?|wickets?|mph|kph|km/?h|kmh|m|metres|meters)\b",
+    # "6 over" is six overs, but "6 over cow corner" is where a six went
+    r"\b\d+\s*over\b(?!\s+(?:the|his|her|long|mid|cow|deep|fine|square|extra|covers?|point|mid-?wicket|backward|third|gully|"
+    r"slips?|straight|mid-?on|mid-?off|long-?on|long-?off|fine-?leg|bowler|keeper|short)\b)",
     r"\b(?:over|round|around)\s+the\s+wicket\b", r"\b(?:the |a |second )?new ball (?:is |has been |was )?taken\b", r"\bwicket[- ]?keep\w*\b", r"\bwicket\s*maiden\b",
     r"\b(?:this|flat|slow|good|green|dry|turning|two-paced|dead|true|the)\s+wicket\s+(?:is|was|looks|has)\b",
     r"\b(?:four|six|two|three)\s+(?:overs|balls?|wickets?|fielders?|slips?|men|times|days|years|innings|deliveries|down|in a row|of the|needed|required|to win)\b",
@@ -105,7 +108,7 @@ KINDS = [
         r"\bcatch!", r"\bwith the catch\b", r"\b(?:clings|clung) on\b", r"\b(?:at|on) the (?:second|third) attempt\b", r"\bdown (?:the )?throat of\b", r"(?:\.\.\.|…|\band)\s*(?:it's\s+)?taken\s*!", r"\(\s*c\s+[a-z]", r"(?:\.\.\.|…|, and|and it's|it's been)\s*taken[.!]*$", r"(?<![\w'])w\s*\(?\s*(?:c|ct)\b")),
     ("bowled", _rx(
         r"\bclean[- ]?bowled\b", r"\bout\s*[,:;!]?\s*b\s+[a-z][\w'.-]+", r"\bbwld\b", r"\bbowld\b", r"\bbwled\b", r"\bbowled\s*(?:!|him\b|her\b|'?em\b|neck|through|by\b|for\s+\d|out\b)", r"\b(?:is|was|been|gets|get)\s+bowled\b(?!\s+over\b)",
-        r"(?:^|[,!.:;]\s*)bowled\b(?!\s+(?:a|an|the|it|short|full|wide|well|beautifully|tight|that|this|there|outside|down|into|over|at|to|him a|her a)\b)", r"\bbowled[.!]*$", r"\bcastled\b", r"\btimber\b",
+        r"(?:^|[,!.:;]\s*)bowled\b(?!\s+(?:a|an|the|it|short|full|wide|well|beautifully|tight|that|this|there|outside|down|into|over|at|to|him a|her a)\b)", r"(?<!has )(?<!have )(?<!had )(?<!who )\bbowled[.!]*$", r"\bcastled\b", r"\btimber\b",
         r"\bstumps?\s+(?:shattered|rattled|splayed|flattened|cartwheel\w*|everywhere|broken|knocked)",
         r"(?:knocks?|knocked|takes?|took|sends?|sent|uproots?|hits?|clips?|clipped|rattles?|flattens?|pegs?)\s+(?:out\s+|over\s+|back\s+)?(?:the\s+|his\s+|her\s+)?(?:off|middle|leg)[- ]?(?:stump|peg|pole)",
         r"\bthrough the gate\b", r"\b(?:loses?|lost) (?:his|her) (?:off|middle|leg)[- ]?(?:stump|pole|peg)", r"\bloses? (?:his|her) (?:stumps|timber)\b", r"\b(?:plays|played|chops|chopped|drags|dragged|inside[- ]edges?|inside[- ]edged)\s+(?:it\s+|one\s+)?on(?:to)?\b(?!\s+(?:the\s+)?(?:pad|pads|foot|boot|body|side))",

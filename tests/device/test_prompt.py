@@ -89,6 +89,10 @@ def test_reader_accuracy_on_hand_labelled_lines(name, minimum):
     # a verdict after the overturn is final, whatever the on-field call before it said
     ("Given out caught behind, he reviews, nothing on the edge detector, decision overturned, not out", "unclear", {}),
     ("Umpire says not out, reviewed, overturned, he is out lbw", "wicket", {"dismissal": "lbw"}),
+    # "N over <where>" is where the ball went, "N over(s)" alone a count of overs
+    ("18.6 Rauf>Pandya 6 over cow corner", "six", {"runs": 6}),
+    ("12.3 Rashid>Buttler 2 over midwicket", "runs", {"runs": 2}),
+    ("Bumrah has bowled 4 overs", "unclear", {}),
 ])
 def test_reader_precedence_and_fields(text, outcome, extra):
     got = read_text(text)
