@@ -67,6 +67,25 @@ def keyed_server(engine, smollm2_gguf):
 
 
 # -- happy paths ----------------------------------------------------------------------------------------
+def test_accepted_connections_have_nagle_off():
+    """uvicorn writes a response's head and body apart: with Nagle on, each request after the first
+    on a keep-alive connection waited ~40 ms for the client's delayed ACK (benchmarks/RESULTS.md)."""
+    import socket
+
+    listener = bind_socket("127.0.0.1", 0)
+    listener.listen(1)
+    try:
+        with socket.create_connection(listener.getsockname()) as client:
+            conn, _ = listener.accept()
+            with conn:
+                assert conn.proto == socket.IPPROTO_TCP  # asyncio sets TCP_NODELAY itself only for these
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                client.sendall(b"x")
+                assert conn.recv(1) == b"x"
+    finally:
+        listener.close()
+
+
 
 def test_health_models_and_commentary_on_text(server):
     health = http.get(server.url + "/health")
