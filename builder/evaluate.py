@@ -27,8 +27,8 @@ import click
 
 from builder.eval_data import EvalEvent, heldout_sha256, load_heldout, load_test_split, reader_accuracy
 from builder.eval_metrics import agreement, aggregate, score_reply
-from builder.eval_report import (FEW_SHOT_BASE, FEW_SHOT_READER, GUARDED, SERVED, SIXTEEN_BIT, gate, model_card_section, pick_samples,
-                                 print_table, rate_replies, report_markdown)
+from builder.eval_report import (FEW_SHOT_BASE, FEW_SHOT_READER, GUARDED, SERVED, SIXTEEN_BIT, gate, model_card_section,
+                                 pick_samples, print_table, rate_replies, report_markdown)
 from device.util import atomic_write_json, atomic_write_text
 
 __all__ = ["EvalResult", "evaluate_bundle_dir", "run_eval", "evaluate_replies", "evaluate_checkpoints",

@@ -228,6 +228,7 @@ def contradicts(reply: str, event: Canonical) -> str | None:
             return why
     return None
 
+
 # An apt reaction names or reacts to what this class of ball is about: a cue word from CUES, or one
 # of these. Without one, a line such as "That's a long way." on a single or "Blowing it up." on a dot
 # says nothing about the ball, and fits() refuses it (silence is the apt reply to a routine ball).
