@@ -167,20 +167,22 @@ def manifest_summary(report: dict) -> dict:
     models = report.get("models", {})
     model = models.get(SERVED, {})
     served = models.get(GUARDED) or model  # what /v1/commentary returns
+
+    def overall(name: str, key: str):
+        return models.get(name, {}).get("metrics", {}).get("all", {}).get(key)
+
     m = served.get("metrics", {}).get("all", {})
     keys = ("within_words", "exclamation_rate", "contradiction_rate", "fit_rate", "composite")
     return {"passed": report.get("gate", {}).get("passed"), "heldout_sha256": report.get("heldout_sha256"),
             "n_events": report.get("n_events"), **{k: m.get(k) for k in keys},
             "handwritten_fit": served.get("metrics", {}).get("handwritten", {}).get("fit_rate"),
-            "model_composite": model.get("metrics", {}).get("all", {}).get("composite"),
-            "model_contradiction_rate": model.get("metrics", {}).get("all", {}).get("contradiction_rate"),
+            "model_composite": overall(SERVED, "composite"),
+            "model_contradiction_rate": overall(SERVED, "contradiction_rate"),
             "guarded_share": model.get("guarded_share"),
             "agreement_with_16bit": model.get("agreement_with_16bit"),
             "agreement_tie_aware": model.get("agreement_tie_aware"),
-            "few_shot_base_composite": report.get("models", {}).get(FEW_SHOT_BASE, {})
-            .get("metrics", {}).get("all", {}).get("composite"),
-            "few_shot_reader_base_composite": report.get("models", {}).get(FEW_SHOT_READER, {})
-            .get("metrics", {}).get("all", {}).get("composite")}
+            "few_shot_base_composite": overall(FEW_SHOT_BASE, "composite"),
+            "few_shot_reader_base_composite": overall(FEW_SHOT_READER, "composite")}
 
 
 # -- the build's gate -------------------------------------------------------------------------------

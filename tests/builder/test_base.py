@@ -124,13 +124,8 @@ def test_missing_sources_say_what_to_do(tmp_path):
 
 
 def test_base_without_chat_template_is_refused(tmp_path, tiny_llama):
-    import shutil
+    from tests.builder.tiny_model import copy_without_chat_template
 
-    plain = tmp_path / "no-template"
-    shutil.copytree(tiny_llama, plain)
-    (plain / "chat_template.jinja").unlink(missing_ok=True)
-    cfg = json.loads((plain / "tokenizer_config.json").read_text())
-    cfg.pop("chat_template", None)
-    (plain / "tokenizer_config.json").write_text(json.dumps(cfg))
+    plain = copy_without_chat_template(tiny_llama, tmp_path / "no-template")
     with pytest.raises(BaseModelError, match="no chat template"):
         prepare_base(_base(source="local", path=str(plain)), tmp_path / "b")

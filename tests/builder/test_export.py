@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from builder.export import (
     tensor_types,
 )
 from device.bundle import GGUF_NAME, MODELFILE_NAME
-from tests.builder.tiny_model import make_tiny_llama, load_smollm2_tokenizer
+from tests.builder.tiny_model import copy_without_chat_template, load_smollm2_tokenizer, make_tiny_llama
 
 
 @pytest.fixture(scope="module")
@@ -96,12 +95,7 @@ def test_expected_ram_formula(f16_gguf):
 
 
 def test_missing_chat_template_is_refused(tiny_hf, tmp_path):
-    bare = tmp_path / "bare"
-    shutil.copytree(tiny_hf, bare)
-    (bare / "chat_template.jinja").unlink(missing_ok=True)
-    cfg = json.loads((bare / "tokenizer_config.json").read_text())
-    cfg.pop("chat_template", None)
-    (bare / "tokenizer_config.json").write_text(json.dumps(cfg))
+    bare = copy_without_chat_template(tiny_hf, tmp_path / "bare")
     with pytest.raises(ExportError, match="no chat template"):
         convert_to_gguf(bare, tmp_path / "x.gguf")
     assert not (tmp_path / "x.gguf").exists()

@@ -64,3 +64,16 @@ def make_terse_llama(out: Path, tokenizer, hidden: int = 64) -> Path:
     model.to(torch.float16).save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     return Path(out)
+
+
+def copy_without_chat_template(src: Path, dst: Path) -> Path:
+    """A copy of the model folder `src` whose tokenizer has no chat template (jinja file and config key)."""
+    import json
+    import shutil
+
+    shutil.copytree(src, dst)
+    (dst / "chat_template.jinja").unlink(missing_ok=True)
+    cfg = json.loads((dst / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (dst / "tokenizer_config.json").write_text(json.dumps(cfg))
+    return dst
