@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -94,3 +95,22 @@ def test_lint_would_catch_a_bad_task(tmp_path: Path):
     proc = subprocess.run([tool("ansible-lint"), "--profile", "production", "--offline", str(bad)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
+
+
+def test_the_ollama_role_reads_the_gguf_name_from_the_manifest():
+    """A bundle's GGUF is whatever its manifest's `gguf` names; the role must not assume one."""
+    role = ANSIBLE_DIR / "roles/ollama"
+    for path in [*role.glob("tasks/*.yml"), *role.glob("defaults/*.yml")]:
+        named = set(re.findall(r"[\w-]+\.gguf\b", path.read_text())) - {"ollama_manifest_json.gguf"}
+        assert not named, f"{path} names a GGUF file: {named}"
+    tasks = (role / "tasks/main.yml").read_text()
+    assert "ollama_manifest_json.gguf" in tasks and "ollama_files[ollama_gguf_name]" in tasks
+
+
+def test_secrets_in_requests_are_not_logged():
+    """Every uri task that sends the API key has no_log (issue 17: the verify role's did not)."""
+    for tasks in (ANSIBLE_DIR / "roles").glob("*/tasks/*.yml"):
+        for task in _tasks(yaml.safe_load(tasks.read_text()) or []):
+            args = task.get("ansible.builtin.uri")
+            if isinstance(args, dict) and "Authorization" in (args.get("headers") or {}):
+                assert task.get("no_log") is True, f"{tasks}: {task['name']} sends the key without no_log"

@@ -31,7 +31,7 @@ def rendered(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("units")
     proc = subprocess.run(
         [tool("ansible-playbook"), str(REPO / "tests/deploy/render_units.yml"), "-e", f"render_out={out}",
-         "-e", f"service_budget_src={REPO / 'device/budgets/pi5-4gb.toml'}"],
+         "-e", f"service_budget_src={REPO / 'device/budgets/pi5-4gb.toml'}", "-e", f"render_tool_out={out}"],
         capture_output=True, text=True, cwd=REPO / "ansible")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
@@ -50,6 +50,8 @@ def fake_root(tmp_path_factory, rendered) -> Path:
         exe.parent.mkdir(parents=True)
         exe.write_text("#!/bin/sh\n")
         exe.chmod(0o755)
+    (root / "usr/local/sbin").mkdir(parents=True)
+    shutil.copy(rendered / "suksham-release", root / "usr/local/sbin/suksham-release")
     return root
 
 
@@ -76,6 +78,20 @@ def test_the_service_is_notify_with_a_watchdog_and_restarts_on_failure():
                  "SystemCallFilter=@system-service", "UMask=0077", "NoNewPrivileges=yes"]:
         assert line in unit
     assert re.search(r"(?m)^WatchdogSec=\d+", unit)
+
+
+def test_the_service_may_hold_8192_open_files():
+    """systemd's soft default of 1024 let ~1000 idle connections starve the server (issue 17)."""
+    unit = (REPO / "systemd/suksham-benaud.service").read_text()
+    assert re.search(r"(?m)^LimitNOFILE=8192$", unit)
+
+
+def test_the_release_tool_runs_before_and_after_each_start_as_root_and_never_fails_the_start():
+    unit = (REPO / "systemd/suksham-benaud.service").read_text()
+    assert "ExecStartPre=+-/usr/local/sbin/suksham-release pre-start\n" in unit
+    assert "ExecStartPost=+-/usr/local/sbin/suksham-release post-start\n" in unit
+    # The serve command itself is another issue's contract: unchanged, from the venv link and `current`.
+    assert "ExecStart=/opt/suksham/venv/bin/suksham serve \\\n    --bundle /opt/suksham/current \\\n" in unit
 
 
 @needs_analyze
