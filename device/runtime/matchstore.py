@@ -23,6 +23,7 @@ runs handlers concurrently.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -127,10 +128,8 @@ class Subscription:
                 self.queue.put_nowait(event)
                 return
             except queue.Full:
-                try:
+                with contextlib.suppress(queue.Empty):
                     self.queue.get_nowait()
-                except queue.Empty:
-                    pass
 
     def get(self, timeout: float | None = None) -> dict | None:
         """The next event, or None after ``timeout`` seconds without one (time for a keep-alive)."""
@@ -158,7 +157,7 @@ class _Entry:
         self.path = path
         self.created = created
         self.replies: dict[tuple, dict] = {}
-        self.file = open(path, "ab")  # noqa: SIM115 - held open while the match is in memory
+        self.file = open(path, "ab")  # noqa: SIM115 (held open while the match is in memory)
 
     def append(self, record: dict) -> None:
         self.file.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
@@ -232,8 +231,8 @@ class MatchStore:
             try:
                 record = json.loads(raw)
                 if not isinstance(record, dict):
-                    raise ValueError("not an object")
-            except ValueError:
+                    raise TypeError("not an object")
+            except (TypeError, ValueError):
                 last = all(not rest.strip() for rest in lines[n + 1:])
                 if last:
                     log.warning("%s: dropping a torn last line (%d bytes)", path, len(raw))

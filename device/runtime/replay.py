@@ -20,6 +20,7 @@ TODO(lead): ``--bundle DIR`` needs the app in process. Pass ``client=`` any http
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -171,8 +172,7 @@ def replay(match_path: str | Path, url: str | None = None, *, client=None, speed
         if match_id:
             registered["match_id"] = match_id
         match_id = server.call("POST", "/v1/matches", registered)["match_id"]
-        transcript = open(out / "transcript.jsonl", "w", encoding="utf-8") if out else None  # noqa: SIM115
-        try:
+        with open(out / "transcript.jsonl", "w", encoding="utf-8") if out else contextlib.nullcontext() as transcript:
             pace = seconds_per_ball / speed if speed else 0.0
             for done, ball in enumerate(balls, start=1):
                 comment = start is None or (ball.innings, ball.over) >= start
@@ -187,9 +187,6 @@ def replay(match_path: str | Path, url: str | None = None, *, client=None, speed
                     progress(line, done, len(balls))
                 if comment and pace:
                     sleep(max(pace - (time.monotonic() - sent), 0.0))
-        finally:
-            if transcript:
-                transcript.close()
         final = server.call("GET", f"/v1/matches/{match_id}")
     finally:
         if own:

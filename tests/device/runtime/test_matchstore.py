@@ -162,7 +162,7 @@ def test_out_of_order_is_refused_and_not_written(tmp_path):
     store.register(m["info"], "final")
     balls = deliveries(m)
     feed_all(store, "final", balls[:3])
-    i, o, x, d, t, so = balls[5]
+    i, o, x, d, _, _ = balls[5]
     with pytest.raises(PositionError) as err:
         store.feed("final", i, o, x, d)
     assert err.value.accepted_dicts() == [{"innings": 1, "over": 0, "index": 3}, {"innings": 1, "over": 1, "index": 0},
@@ -177,7 +177,7 @@ def test_a_correction_is_appended_and_wins_after_a_restart(tmp_path):
     balls = deliveries(m)[:30]
     feed_all(store, "final", balls)
     store.record_reply("final", 1, 0, 1, {"text": "Dot.", "silent": False, "latency_ms": 5})
-    i, o, x, d, t, so = balls[1]
+    i, o, x, d, _, _ = balls[1]
     six = {**d, "runs": {"batter": 6, "extras": 0, "total": 6}}
     before = totals(store, "final")[0][0]
     r = store.feed("final", i, o, x, six)
@@ -400,7 +400,7 @@ def test_concurrent_feeds_of_one_ball_count_it_once(tmp_path):
     def scorer():
         try:
             feed_all(store, "final", balls)
-        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+        except Exception as exc:  # noqa: BLE001 (the test reports any failure)
             errors.append(exc)
 
     threads = [threading.Thread(target=scorer) for _ in range(4)]
