@@ -205,6 +205,29 @@ def test_hat_trick_ball_and_maiden():
     assert results[(1, 10, 5)].state["bowler"]["maidens"] == 1
 
 
+def test_byes_and_leg_byes_are_not_the_bowlers():
+    _, results = replay(HAND_TEST)
+    # Hazlewood: 21 an over for five overs, a single at over 11 index 0, then a leg-bye
+    assert results[(1, 11, 0)].state["bowler"]["runs"] == 106
+    assert results[(1, 11, 1)].state["bowler"]["runs"] == 106 and results[(1, 11, 1)].context["score"] == "212/3"
+    m = Match({})
+    r = m.feed(1, 0, 0, _ball(extras={"byes": 4}))
+    assert r.state["bowler"]["runs"] == 0 and r.context["score"] == "4/0"
+    r = m.feed(1, 0, 1, _ball(bat=1, extras={"noballs": 1}))
+    assert r.state["bowler"]["runs"] == 2 and r.state["bowler"]["overs"] == "0.1"
+
+
+def test_a_super_over_reaches_no_milestone_even_at_fifty():
+    m = Match({"match_type": "T20", "teams": ["X", "Y"]})
+    m.feed(1, 0, 0, _ball(bat=1), team="X")
+    m.feed(2, 0, 0, _ball(bat=1), team="Y")
+    # nine no-balls hit for six: 63 runs, 54 off the bat, in a super over
+    for x in range(9):
+        r = m.feed(3, 0, x, _ball(batter="Z", bat=6, extras={"noballs": 1}), team="Y", super_over=True)
+    assert r.state["batter"]["runs"] == 54 and r.context["score"] == "63/0" and r.context["super_over"]
+    assert m.milestones == [] and "milestone" not in r.context
+
+
 def test_two_wickets_on_one_ball():
     _, results = replay(HAND_TEST)
     r = results[(1, 11, 2)]

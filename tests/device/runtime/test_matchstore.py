@@ -183,6 +183,7 @@ def test_a_correction_is_appended_and_wins_after_a_restart(tmp_path):
     r = store.feed("final", i, o, x, six)
     assert r.status == "correction" and store.stats()["corrections"] == 1
     assert store.reply_at("final", 1, 0, 1) is None  # the old line was about another ball
+    assert MatchStore(tmp_path).reply_at("final", 1, 0, 1) is None  # ... after a restart too
     store.record_reply("final", 1, 0, 1, {"text": "Six.", "silent": False, "latency_ms": 7})
     assert totals(store, "final")[0][0] == before + 6
     kinds = [line["type"] for line in file_lines(store, "final")]
@@ -336,11 +337,13 @@ def test_old_files_go_after_keep_days_and_the_oldest_past_the_size_cap(tmp_path)
     size = (folder / "new.jsonl").stat().st_size
     capped = MatchStore(tmp_path, max_bytes=size + 10)
     assert sorted(p.stem for p in folder.glob("*.jsonl")) == ["new"]
-    # a match held in memory is never removed under it
+    # a match held in memory is never removed under it, however old its file looks
     capped.register(m["info"], "held")
     feed_all(capped, "held", deliveries(m)[:30])
-    capped.prune()
+    os.utime(folder / "held.jsonl", (now - 40 * 86400, now - 40 * 86400))
+    assert capped.prune() == ["new"]
     assert (folder / "held.jsonl").exists()
+    capped.feed("held", *deliveries(m)[30][:4])
 
 
 # ---------------------------------------------------------------- live clients and concurrency
