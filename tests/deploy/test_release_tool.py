@@ -221,3 +221,20 @@ def test_adopt_takes_what_a_pre_release_device_serves_as_proven(device):
     assert "adopted" in device.run("adopt").stdout
     assert device.proven() == [f"{venv} {bundle}"]
     assert device.run("adopt").stdout == ""  # once only
+
+
+def test_rollback_after_the_device_fell_back_on_its_own_stays_on_that_release(device):
+    """A failed gate after the device already left a bad release (pre-start) must not go back further."""
+    first = device.venv("1"), device.bundle("a")
+    device.deploy(*first)
+    second = device.venv("1"), device.bundle("b")
+    device.deploy(*second)
+    bad = device.venv("2"), device.bundle("c")
+    device.run("begin", *bad)
+    device.run("switch", *bad)
+    for _ in range(4):  # it crashes before READY; the 4th start falls back to `second`
+        device.run("pre-start")
+    assert device.serving() == second
+    proc = device.run("rollback")
+    assert "already serving the proven" in proc.stderr
+    assert device.serving() == second

@@ -69,7 +69,11 @@ class TestHost:
         ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         (ssh_dir / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         os.chmod(ssh_dir / "authorized_keys", 0o600)
-        with open(self.log, "wb") as log:
+        return self.boot(timeout)
+
+    def boot(self, timeout: float = 90) -> "TestHost":
+        """Boot the rootfs copy (again, after hard_stop()) and wait until systemd says it is up."""
+        with open(self.log, "ab") as log:
             self.nspawn = subprocess.Popen(
                 ["systemd-nspawn", "--register=no", "--keep-unit", "--network-veth", "--console=passive",
                  f"--machine={MACHINE}", "-D", str(self.root), "-b"],
@@ -88,6 +92,18 @@ class TestHost:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"test host did not boot: {probe.stdout!r} {probe.stderr!r}; see {self.log}")
             time.sleep(1)
+
+    def hard_stop(self) -> None:
+        """Cut the power: SIGKILL to the host's PID 1 ends every process in it at once, with no shutdown.
+
+        The files stay as the host's page cache holds them (one kernel): what this cannot show is an SD
+        card losing writes that were never synced."""
+        os.kill(self.leader, signal.SIGKILL)
+        self.nspawn.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while Path("/sys/class/net", VETH).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.leader = None
 
     def _wait_leader(self, deadline: float) -> int:
         while time.monotonic() < deadline:
