@@ -19,6 +19,7 @@ runs handlers concurrently.
     store.record_reply(match_id, 1, 0, 0, {"text": "Lovely shot.", "silent": False, "latency_ms": 412})
     with store.subscribe(match_id) as sub:                   # an SSE route: one queue per client
         event = sub.get(timeout=15)                          # None on timeout: send a keep-alive comment
+    StreamingResponse(store.subscribe(match_id).frames(), media_type="text/event-stream")   # or all of that
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 from device.commentary.match import BallResult, DeliveryError, Match, MatchError, PositionError
@@ -43,12 +45,15 @@ DEFAULT_MAX_MATCHES = 16
 DEFAULT_KEEP_DAYS = 30
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 SUBSCRIBER_QUEUE = 256  # events a slow client may lag behind before it loses the oldest
+KEEPALIVE_S = 15.0  # an SSE comment this often keeps idle-connection limits (issue 14) off a quiet stream
+KEEPALIVE_FRAME = ": keep-alive\n\n"
+_WAKE = object()  # put by close() so that a blocked get() returns
 MATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 LINE_KEYS = ("innings", "over", "index", "text", "silent", "latency_ms")
 
 __all__ = ["DEFAULT_KEEP_DAYS", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_MATCHES", "BallResult", "DeliveryError",
            "InvalidMatchId", "MatchConflict", "MatchError", "MatchNotFound", "MatchStore", "PositionError",
-           "StorageError", "StoreError", "Subscription", "default_state_dir", "new_match_id"]
+           "StorageError", "StoreError", "Subscription", "default_state_dir", "new_match_id", "sse_frame"]
 
 
 class StoreError(Exception):
@@ -112,6 +117,11 @@ def _jsonable(info) -> dict:
         raise InvalidMatchId(f"info is not plain JSON: {exc}") from exc
 
 
+def sse_frame(event: dict) -> str:
+    """One server-sent event as the live page reads it: ``event: <type>`` and the event as JSON."""
+    return f"event: {event.get('type', 'message')}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
 class Subscription:
     """One live client's queue of match events (``{"type": "ball"|"line"|"deleted", ...}``)."""
 
@@ -121,7 +131,7 @@ class Subscription:
         self.closed = False
         self._store = store
 
-    def put(self, event: dict) -> None:
+    def put(self, event) -> None:
         """Never blocks the feed: a full queue loses its oldest event."""
         while True:
             try:
@@ -132,15 +142,40 @@ class Subscription:
                     self.queue.get_nowait()
 
     def get(self, timeout: float | None = None) -> dict | None:
-        """The next event, or None after ``timeout`` seconds without one (time for a keep-alive)."""
+        """The next event, or None after ``timeout`` seconds without one (time for a keep-alive) or once closed."""
+        if self.closed:
+            return None
         try:
-            return self.queue.get(timeout=timeout)
+            event = self.queue.get(timeout=timeout)
         except queue.Empty:
             return None
+        return None if event is _WAKE else event
+
+    def frames(self, keepalive: float = KEEPALIVE_S) -> Iterator[str]:
+        """SSE text for a streaming response: a frame per event, a comment after ``keepalive`` s of quiet.
+
+        Ends after a "deleted" event or once the subscription is closed, and closes it when the consumer stops
+        (starlette's ``StreamingResponse(sub.frames(), media_type="text/event-stream")`` iterates it in a thread).
+        """
+        try:
+            while not self.closed:
+                event = self.get(timeout=keepalive)
+                if event is None:
+                    if not self.closed:
+                        yield KEEPALIVE_FRAME
+                    continue
+                yield sse_frame(event)
+                if event.get("type") == "deleted":
+                    return
+        finally:
+            self.close()
 
     def close(self) -> None:
-        self.closed = True
-        self._store._unsubscribe(self)
+        """Stop this client's queue; a ``get`` blocked in another thread returns at once."""
+        if not self.closed:
+            self.closed = True
+            self.put(_WAKE)
+            self._store._unsubscribe(self)
 
     def __enter__(self) -> Subscription:
         return self
@@ -519,6 +554,10 @@ class MatchStore:
                     "stream_clients": sum(len(s) for s in self._subscribers.values())}
 
     def close(self) -> None:
+        """Close the files and end every live stream (server shutdown)."""
         with self._lock:
             for match_id in list(self._entries):
                 self._drop(match_id)
+            for subs in list(self._subscribers.values()):
+                for sub in list(subs):
+                    sub.close()

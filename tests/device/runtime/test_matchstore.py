@@ -372,6 +372,36 @@ def test_subscribers_get_balls_and_lines(tmp_path):
         store.subscribe("final")
 
 
+def test_sse_frames_keep_alive_and_end_after_delete(tmp_path):
+    store = MatchStore(tmp_path)
+    store.register({}, "m")
+    frames = store.subscribe("m").frames(keepalive=0.05)
+    assert next(frames) == ": keep-alive\n\n"
+    store.feed("m", 1, 0, 0, {"batter": "A", "bowler": "B", "runs": {"batter": 4, "extras": 0, "total": 4}})
+    frame = next(frames)
+    head, data = frame.rstrip("\n").split("\n")
+    assert head == "event: ball" and json.loads(data.removeprefix("data: "))["score"] == "4/0"
+    assert frame.endswith("\n\n")
+    store.delete("m")
+    assert next(frames).startswith("event: deleted\n")
+    assert list(frames) == [] and store.stats()["stream_clients"] == 0
+
+
+def test_closing_wakes_a_blocked_stream(tmp_path):
+    store = MatchStore(tmp_path)
+    store.register({}, "m")
+    sub = store.subscribe("m")
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(sub.frames(keepalive=30)))
+    reader.start()
+    time.sleep(0.1)
+    began = time.monotonic()
+    store.close()  # server shutdown
+    reader.join(timeout=5)
+    assert not reader.is_alive() and time.monotonic() - began < 2 and got == []
+    assert store.stats()["stream_clients"] == 0
+
+
 def test_a_slow_subscriber_loses_the_oldest_events_and_never_blocks_the_feed(tmp_path):
     m = load()
     store = MatchStore(tmp_path)
