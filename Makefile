@@ -30,3 +30,9 @@ test: setup-test
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Every wheel a Pi 5 needs for the device extra (linux_aarch64, CPython 3.11 and 3.13), offline-ready:
+# llama-cpp-python cross-compiled for the Cortex-A76 and cached in ~/.cache/suksham (first run ~10 min).
+.PHONY: wheelhouse-pi
+wheelhouse-pi:
+	$(PYTHON) -m builder.wheelhouse --out build/wheelhouse-pi
