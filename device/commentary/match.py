@@ -207,7 +207,7 @@ class Match:
         i, o, x = last["innings"], last["over"], last["index"]
         return [(i, o, x + 1), (i, o + 1, 0), (i + 1, 0, 0)]
 
-    def classify(self, innings, over, index, delivery) -> str:
+    def classify(self, innings, over, index, delivery, team=None, super_over=False) -> str:
         """"new", "duplicate" or "correction" for this position, without changing anything.
 
         Raises DeliveryError for unreadable input and PositionError for a position out of order.
@@ -216,6 +216,10 @@ class Match:
         if pos[0] < 1:
             raise DeliveryError("innings is 1-based, got 0")
         _check_delivery(delivery)
+        if team is not None and (not isinstance(team, str) or not team.strip()):
+            raise DeliveryError(f"team must be a non-empty string, got {team!r}")
+        if not isinstance(super_over, bool):
+            raise DeliveryError(f"super_over must be true or false, got {super_over!r}")
         if pos in self._where:
             return "duplicate" if self._records[self._where[pos]]["delivery"] == delivery else "correction"
         if pos not in self.accepted_positions():
@@ -225,11 +229,7 @@ class Match:
     def feed(self, innings: int, over: int, index: int, delivery: dict, team: str | None = None,
              super_over: bool = False) -> BallResult:
         """Take one delivery at (innings, over, index) and return what it did (see the module docstring)."""
-        status = self.classify(innings, over, index, delivery)
-        if team is not None and (not isinstance(team, str) or not team.strip()):
-            raise DeliveryError(f"team must be a non-empty string, got {team!r}")
-        if not isinstance(super_over, bool):
-            raise DeliveryError(f"super_over must be true or false, got {super_over!r}")
+        status = self.classify(innings, over, index, delivery, team, super_over)
         pos = (innings, over, index)
         if status == "duplicate":
             return replace(self._results[pos], status="duplicate")

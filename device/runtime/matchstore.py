@@ -368,7 +368,7 @@ class MatchStore:
         """
         with self._lock:
             entry = self._entry(match_id)
-            status = entry.match.classify(innings, over, index, delivery)
+            status = entry.match.classify(innings, over, index, delivery, team, super_over)
             if status != "duplicate":
                 record = {"type": "delivery", "innings": innings, "over": over, "index": index, "team": team,
                           "super_over": super_over, "delivery": delivery}

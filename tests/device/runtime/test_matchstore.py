@@ -17,6 +17,7 @@ import pytest
 
 from device.runtime import matchstore
 from device.runtime.matchstore import (
+    DeliveryError,
     InvalidMatchId,
     MatchConflict,
     MatchNotFound,
@@ -154,6 +155,17 @@ def test_duplicates_are_not_written_or_counted(tmp_path):
     assert len(file_lines(store, "final")) == size
     assert store.stats()["deliveries_fed"] == 20 and store.stats()["duplicates"] == 5
     assert totals(MatchStore(tmp_path), "final") == totals(store, "final")
+
+
+def test_a_bad_team_is_refused_before_anything_is_written(tmp_path):
+    store = MatchStore(tmp_path)
+    store.register({}, "m")
+    ball = {"batter": "A", "bowler": "B", "runs": {"batter": 0, "extras": 0, "total": 0}}
+    with pytest.raises(DeliveryError, match="team"):
+        store.feed("m", 1, 0, 0, ball, team=7)
+    with pytest.raises(DeliveryError, match="super_over"):
+        store.feed("m", 1, 0, 0, ball, super_over="yes")
+    assert len(file_lines(store, "m")) == 1 and store.stats()["deliveries_fed"] == 0
 
 
 def test_out_of_order_is_refused_and_not_written(tmp_path):
