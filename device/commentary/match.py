@@ -36,10 +36,26 @@ from dataclasses import dataclass, field, replace
 
 # The context keys the model is taught (issue 15) and their types: the feed derives these and no others.
 CONTEXT_KEYS: dict[str, type] = {
-    "match_type": str, "innings": int, "over": int, "ball": int, "score": str, "target": int,
-    "milestone": str, "day_start": bool, "match_id": str, "runs_needed": int, "balls_left": int,
-    "new_batter": bool, "hat_trick_ball": bool, "maiden": bool, "partnership_runs": int, "bowler_wickets": int,
-    "last_over_of_chase": bool, "winning_run": bool, "tie": bool, "super_over": bool,
+    "match_type": str,
+    "innings": int,
+    "over": int,
+    "ball": int,
+    "score": str,
+    "target": int,
+    "milestone": str,
+    "day_start": bool,
+    "match_id": str,
+    "runs_needed": int,
+    "balls_left": int,
+    "new_batter": bool,
+    "hat_trick_ball": bool,
+    "maiden": bool,
+    "partnership_runs": int,
+    "bowler_wickets": int,
+    "last_over_of_chase": bool,
+    "winning_run": bool,
+    "tie": bool,
+    "super_over": bool,
 }
 MILESTONE_KINDS = ("fifty", "hundred", "one_fifty", "double_hundred", "five_wickets")
 BATTING_MILESTONES = ((50, "fifty"), (100, "hundred"), (150, "one_fifty"), (200, "double_hundred"))
@@ -93,8 +109,15 @@ class BallResult:
     status: str = "new"
 
     def to_dict(self) -> dict:
-        return {"innings": self.innings, "over": self.over, "index": self.index, "status": self.status,
-                "context": self.context, "state": self.state, "milestones": list(self.milestones)}
+        return {
+            "innings": self.innings,
+            "over": self.over,
+            "index": self.index,
+            "status": self.status,
+            "context": self.context,
+            "state": self.state,
+            "milestones": list(self.milestones),
+        }
 
 
 @dataclass
@@ -120,8 +143,14 @@ class _Innings:
     finished: bool = False
 
     def total(self) -> dict:
-        return {"team": self.team, "runs": self.runs, "wickets": self.wickets, "legal_balls": self.legal_balls,
-                "extras": self.extras, "super_over": self.super_over}
+        return {
+            "team": self.team,
+            "runs": self.runs,
+            "wickets": self.wickets,
+            "legal_balls": self.legal_balls,
+            "extras": self.extras,
+            "super_over": self.super_over,
+        }
 
 
 def _read_int(value, where: str) -> int:
@@ -154,8 +183,11 @@ def _check_delivery(delivery) -> None:
     if not isinstance(wickets, list):
         raise DeliveryError(f"delivery.wickets must be a list, got {wickets!r}")
     for n, wicket in enumerate(wickets):
-        if not isinstance(wicket, dict) or not isinstance(wicket.get("player_out"), str) \
-                or not isinstance(wicket.get("kind"), str):
+        if (
+            not isinstance(wicket, dict)
+            or not isinstance(wicket.get("player_out"), str)
+            or not isinstance(wicket.get("kind"), str)
+        ):
             raise DeliveryError(f"delivery.wickets[{n}] needs player_out and kind strings, got {wicket!r}")
     replacements = delivery.get("replacements", {})
     if not isinstance(replacements, dict):
@@ -208,7 +240,7 @@ class Match:
         return [(i, o, x + 1), (i, o + 1, 0), (i + 1, 0, 0)]
 
     def classify(self, innings, over, index, delivery, team=None, super_over=False) -> str:
-        """"new", "duplicate" or "correction" for this position, without changing anything.
+        """ "new", "duplicate" or "correction" for this position, without changing anything.
 
         Raises DeliveryError for unreadable input and PositionError for a position out of order.
         """
@@ -226,15 +258,22 @@ class Match:
             raise PositionError(pos, self.accepted_positions())
         return "new"
 
-    def feed(self, innings: int, over: int, index: int, delivery: dict, team: str | None = None,
-             super_over: bool = False) -> BallResult:
+    def feed(
+        self, innings: int, over: int, index: int, delivery: dict, team: str | None = None, super_over: bool = False
+    ) -> BallResult:
         """Take one delivery at (innings, over, index) and return what it did (see the module docstring)."""
         status = self.classify(innings, over, index, delivery, team, super_over)
         pos = (innings, over, index)
         if status == "duplicate":
             return replace(self._results[pos], status="duplicate")
-        record = {"innings": innings, "over": over, "index": index, "team": team, "super_over": super_over,
-                  "delivery": copy.deepcopy(delivery)}
+        record = {
+            "innings": innings,
+            "over": over,
+            "index": index,
+            "team": team,
+            "super_over": super_over,
+            "delivery": copy.deepcopy(delivery),
+        }
         if status == "correction":
             old = self._records[self._where[pos]]
             record["team"] = team if team is not None else old["team"]
@@ -267,8 +306,11 @@ class Match:
             return inn
         for previous in self._innings:
             previous.finished = True  # a new innings closes the ones before it (declared, rain, all out)
-        inn = _Innings(number=number, team=record["team"] or self._guess_team(record["super_over"]),
-                       super_over=record["super_over"])
+        inn = _Innings(
+            number=number,
+            team=record["team"] or self._guess_team(record["super_over"]),
+            super_over=record["super_over"],
+        )
         inn.target = self._target_for(inn)
         if inn.target is not None:
             overs = 1 if inn.super_over else self.max_overs
@@ -379,8 +421,7 @@ class Match:
                     new_milestones.append({"kind": kind, "player": batter, "innings": i, "over": o, "index": x})
                     texts.append(f"{batter} reaches {mark}")
             if wickets_before < 5 <= fig["wickets"]:
-                new_milestones.append({"kind": "five_wickets", "player": bowler, "innings": i, "over": o,
-                                       "index": x})
+                new_milestones.append({"kind": "five_wickets", "player": bowler, "innings": i, "over": o, "index": x})
                 texts.append(f"{bowler}'s fifth wicket")
         self.milestones.extend(new_milestones)
 
@@ -397,8 +438,13 @@ class Match:
         winning_run = chase and runs_before < inn.target <= inn.runs
         ended = winning_run or all_out or balls_left == 0
         tie = chase and ended and not winning_run and inn.runs == inn.target - 1
-        last_over = (chase and inn.max_balls is not None and not self.multi_day
-                     and o == inn.max_balls // self.balls_per_over - 1 and runs_before < inn.target)
+        last_over = (
+            chase
+            and inn.max_balls is not None
+            and not self.multi_day
+            and o == inn.max_balls // self.balls_per_over - 1
+            and runs_before < inn.target
+        )
         if ended:
             inn.finished = True
 
@@ -422,8 +468,7 @@ class Match:
         context.update({k: True for k, v in flags.items() if v})
         context["partnership_runs"] = partnership
         context["bowler_wickets"] = fig["wickets"]
-        flags2 = {"last_over_of_chase": last_over, "winning_run": winning_run, "tie": tie,
-                  "super_over": inn.super_over}
+        flags2 = {"last_over_of_chase": last_over, "winning_run": winning_run, "tie": tie, "super_over": inn.super_over}
         context.update({k: True for k, v in flags2.items() if v})
 
         if wickets:
@@ -432,12 +477,23 @@ class Match:
         special += [k for k in ("day_start", *flags, *flags2) if context.get(k) is True]
         bpo = self.balls_per_over
         state = {
-            "innings": i, "team": inn.team, "over": o, "ball": ball, "over_ball": f"{o}.{ball}",
-            "score": f"{inn.runs}/{inn.wickets}", "runs": inn.runs, "wickets": inn.wickets,
+            "innings": i,
+            "team": inn.team,
+            "over": o,
+            "ball": ball,
+            "over_ball": f"{o}.{ball}",
+            "score": f"{inn.runs}/{inn.wickets}",
+            "runs": inn.runs,
+            "wickets": inn.wickets,
             "legal_balls": inn.legal_balls,
             "batter": {"name": batter, "runs": figures[0], "balls": figures[1]},
-            "bowler": {"name": bowler, "overs": f"{fig['balls'] // bpo}.{fig['balls'] % bpo}",
-                       "maidens": fig["maidens"], "runs": fig["runs"], "wickets": fig["wickets"]},
+            "bowler": {
+                "name": bowler,
+                "overs": f"{fig['balls'] // bpo}.{fig['balls'] % bpo}",
+                "maidens": fig["maidens"],
+                "runs": fig["runs"],
+                "wickets": fig["wickets"],
+            },
             "partnership_runs": partnership,
             "special": special,
         }
@@ -460,7 +516,7 @@ class Match:
         if decided is None or decided.get("result") != "tie":
             return decided
         supers = [inn for inn in self._innings if inn.super_over]
-        rounds = [self._chase_result(supers[k:k + 2]) for k in range(0, len(supers), 2)]
+        rounds = [self._chase_result(supers[k : k + 2]) for k in range(0, len(supers), 2)]
         if rounds:
             decided["super_overs"] = [r for r in rounds if r is not None]
         return decided
@@ -471,8 +527,11 @@ class Match:
         first, second = pair
         if second.runs >= second.target:
             return {"winner": second.team, "by": {"wickets": self._wickets_to_fall(second) - second.wickets}}
-        done = second.finished or second.wickets >= self._wickets_to_fall(second) or (
-            second.max_balls is not None and second.legal_balls >= second.max_balls)
+        done = (
+            second.finished
+            or second.wickets >= self._wickets_to_fall(second)
+            or (second.max_balls is not None and second.legal_balls >= second.max_balls)
+        )
         if not done:
             return None
         if second.runs == second.target - 1:
@@ -501,5 +560,9 @@ class Match:
 
     def summary(self) -> dict:
         """What GET /v1/matches/{id} returns: info, innings totals, milestones and the result."""
-        return {"info": self.info, "innings": self.innings_totals(), "milestones": list(self.milestones),
-                "result": self.result()}
+        return {
+            "info": self.info,
+            "innings": self.innings_totals(),
+            "milestones": list(self.milestones),
+            "result": self.result(),
+        }

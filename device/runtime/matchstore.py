@@ -51,9 +51,25 @@ _WAKE = object()  # put by close() so that a blocked get() returns
 MATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 LINE_KEYS = ("innings", "over", "index", "text", "silent", "latency_ms")
 
-__all__ = ["DEFAULT_KEEP_DAYS", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_MATCHES", "BallResult", "DeliveryError",
-           "InvalidMatchId", "MatchConflict", "MatchError", "MatchNotFound", "MatchStore", "PositionError",
-           "StorageError", "StoreError", "Subscription", "default_state_dir", "new_match_id", "sse_frame"]
+__all__ = [
+    "DEFAULT_KEEP_DAYS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_MATCHES",
+    "BallResult",
+    "DeliveryError",
+    "InvalidMatchId",
+    "MatchConflict",
+    "MatchError",
+    "MatchNotFound",
+    "MatchStore",
+    "PositionError",
+    "StorageError",
+    "StoreError",
+    "Subscription",
+    "default_state_dir",
+    "new_match_id",
+    "sse_frame",
+]
 
 
 class StoreError(Exception):
@@ -101,8 +117,9 @@ def new_match_id(info: dict | None = None) -> str:
 
 def _check_id(match_id) -> str:
     if not isinstance(match_id, str) or not MATCH_ID.match(match_id):
-        raise InvalidMatchId(f"match_id must be 1-80 letters, digits, '-' or '_' (starting with a letter or digit), "
-                             f"got {match_id!r}")
+        raise InvalidMatchId(
+            f"match_id must be 1-80 letters, digits, '-' or '_' (starting with a letter or digit), got {match_id!r}"
+        )
     return match_id
 
 
@@ -206,8 +223,13 @@ class _Entry:
 class MatchStore:
     """The matches a server holds: durable under ``state_dir``, at most ``max_matches`` in memory."""
 
-    def __init__(self, state_dir: str | os.PathLike, max_matches: int = DEFAULT_MAX_MATCHES,
-                 keep_days: float = DEFAULT_KEEP_DAYS, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(
+        self,
+        state_dir: str | os.PathLike,
+        max_matches: int = DEFAULT_MAX_MATCHES,
+        keep_days: float = DEFAULT_KEEP_DAYS,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ):
         if max_matches < 1:
             raise ValueError(f"max_matches must be at least 1, got {max_matches}")
         self.folder = Path(state_dir) / "matches"
@@ -268,7 +290,7 @@ class MatchStore:
                 if not isinstance(record, dict):
                     raise TypeError("not an object")
             except (TypeError, ValueError):
-                last = all(not rest.strip() for rest in lines[n + 1:])
+                last = all(not rest.strip() for rest in lines[n + 1 :])
                 if last:
                     log.warning("%s: dropping a torn last line (%d bytes)", path, len(raw))
                     keep = start
@@ -286,7 +308,7 @@ class MatchStore:
         if keep < len(data) or (data and not data.endswith(b"\n")):
             with open(path, "r+b") as f:  # so that the next append starts a line of its own
                 f.truncate(keep)
-                if keep and data[keep - 1:keep] != b"\n":
+                if keep and data[keep - 1 : keep] != b"\n":
                     f.seek(0, os.SEEK_END)
                     f.write(b"\n")
                 f.flush()
@@ -310,8 +332,9 @@ class MatchStore:
             pos = (record.get("innings"), record.get("over"), record.get("index"))
             try:
                 if record.get("type") == "delivery":
-                    result = match.feed(*pos, record.get("delivery"), team=record.get("team"),
-                                        super_over=bool(record.get("super_over")))
+                    result = match.feed(
+                        *pos, record.get("delivery"), team=record.get("team"), super_over=bool(record.get("super_over"))
+                    )
                     if result.status == "correction":
                         entry.replies.pop(pos, None)
                 elif record.get("type") == "reply" and isinstance(record.get("reply"), dict):
@@ -355,12 +378,22 @@ class MatchStore:
                     return match_id, True
                 held = self._entry(match_id)  # another process created it first
             if held.match.info != info:
-                raise MatchConflict(f"match {match_id!r} is already registered with different info; "
-                                    f"use another match_id or DELETE this one first")
+                raise MatchConflict(
+                    f"match {match_id!r} is already registered with different info; "
+                    f"use another match_id or DELETE this one first"
+                )
             return match_id, False
 
-    def feed(self, match_id: str, innings: int, over: int, index: int, delivery: dict, team: str | None = None,
-             super_over: bool = False) -> BallResult:
+    def feed(
+        self,
+        match_id: str,
+        innings: int,
+        over: int,
+        index: int,
+        delivery: dict,
+        team: str | None = None,
+        super_over: bool = False,
+    ) -> BallResult:
         """Take one delivery (durably, before it counts); ``.status`` tells new, duplicate or correction.
 
         Raises MatchNotFound, DeliveryError (bad input), PositionError (out of order: ``.accepted``) or
@@ -370,8 +403,15 @@ class MatchStore:
             entry = self._entry(match_id)
             status = entry.match.classify(innings, over, index, delivery, team, super_over)
             if status != "duplicate":
-                record = {"type": "delivery", "innings": innings, "over": over, "index": index, "team": team,
-                          "super_over": super_over, "delivery": delivery}
+                record = {
+                    "type": "delivery",
+                    "innings": innings,
+                    "over": over,
+                    "index": index,
+                    "team": team,
+                    "super_over": super_over,
+                    "delivery": delivery,
+                }
                 try:
                     entry.append(record)
                 except (OSError, TypeError, ValueError) as exc:
@@ -386,9 +426,19 @@ class MatchStore:
             if status == "correction":
                 self.corrections += 1
                 entry.replies.pop((innings, over, index), None)
-            self._publish(match_id, {"type": "ball", "innings": innings, "over": over, "index": index,
-                                     "status": status, "score": result.state["score"],
-                                     "over_ball": result.state["over_ball"], "state": result.state})
+            self._publish(
+                match_id,
+                {
+                    "type": "ball",
+                    "innings": innings,
+                    "over": over,
+                    "index": index,
+                    "status": status,
+                    "score": result.state["score"],
+                    "over_ball": result.state["over_ball"],
+                    "state": result.state,
+                },
+            )
             return result
 
     def record_reply(self, match_id: str, innings: int, over: int, index: int, reply: dict) -> dict:
@@ -407,8 +457,10 @@ class MatchStore:
                 raise StorageError(f"could not store the reply for {match_id!r}: {exc}") from exc
             entry.replies[pos] = reply
             line = self._line(pos, reply)
-            self._publish(match_id, {"type": "line", **line, "score": result.state["score"],
-                                     "over_ball": result.state["over_ball"]})
+            self._publish(
+                match_id,
+                {"type": "line", **line, "score": result.state["score"], "over_ball": result.state["over_ball"]},
+            )
             self._replied.notify_all()
             return line
 
@@ -446,8 +498,14 @@ class MatchStore:
 
     @staticmethod
     def _line(pos: tuple, reply: dict) -> dict:
-        return {"innings": pos[0], "over": pos[1], "index": pos[2], "text": reply.get("text", ""),
-                "silent": bool(reply.get("silent", not reply.get("text"))), "latency_ms": reply.get("latency_ms")}
+        return {
+            "innings": pos[0],
+            "over": pos[1],
+            "index": pos[2],
+            "text": reply.get("text", ""),
+            "silent": bool(reply.get("silent", not reply.get("text"))),
+            "latency_ms": reply.get("latency_ms"),
+        }
 
     def list_matches(self) -> list[dict]:
         """GET /v1/matches: every match on disk, most recently fed first."""
@@ -468,15 +526,28 @@ class MatchStore:
                     except (OSError, StoreError) as exc:
                         log.warning("listing %s: %s", path, exc)
                         continue
-                    count = len({(r.get("innings"), r.get("over"), r.get("index"))
-                                 for r in records if r.get("type") == "delivery"})
+                    count = len(
+                        {
+                            (r.get("innings"), r.get("over"), r.get("index"))
+                            for r in records
+                            if r.get("type") == "delivery"
+                        }
+                    )
                     cached = (key, header.get("info") or {}, count)
                     self._listing[str(path)] = cached
                 info = entry.match.info if entry is not None else cached[1]
-                out.append({"match_id": match_id, "teams": info.get("teams"), "match_type": info.get("match_type"),
-                            "dates": info.get("dates"),
-                            "deliveries": entry.match.deliveries_fed if entry is not None else cached[2],
-                            "in_memory": entry is not None, "bytes": st.st_size, "updated": st.st_mtime})
+                out.append(
+                    {
+                        "match_id": match_id,
+                        "teams": info.get("teams"),
+                        "match_type": info.get("match_type"),
+                        "dates": info.get("dates"),
+                        "deliveries": entry.match.deliveries_fed if entry is not None else cached[2],
+                        "in_memory": entry is not None,
+                        "bytes": st.st_size,
+                        "updated": st.st_mtime,
+                    }
+                )
             return sorted(out, key=lambda m: m["updated"], reverse=True)
 
     def delete(self, match_id: str) -> None:
@@ -547,11 +618,14 @@ class MatchStore:
     def stats(self) -> dict:
         """Counters for /metrics: matches held in memory and on disk, deliveries fed, corrections, stream clients."""
         with self._lock:
-            return {"matches_in_memory": len(self._entries),
-                    "matches_on_disk": sum(1 for _ in self.folder.glob("*.jsonl")),
-                    "deliveries_fed": self.deliveries_fed, "corrections": self.corrections,
-                    "duplicates": self.duplicates,
-                    "stream_clients": sum(len(s) for s in self._subscribers.values())}
+            return {
+                "matches_in_memory": len(self._entries),
+                "matches_on_disk": sum(1 for _ in self.folder.glob("*.jsonl")),
+                "deliveries_fed": self.deliveries_fed,
+                "corrections": self.corrections,
+                "duplicates": self.duplicates,
+                "stream_clients": sum(len(s) for s in self._subscribers.values()),
+            }
 
     def close(self) -> None:
         """Close the files and end every live stream (server shutdown)."""

@@ -53,8 +53,14 @@ class Ball:
     delivery: dict
 
     def body(self, comment: bool) -> dict:
-        body = {"innings": self.innings, "over": self.over, "index": self.index, "delivery": self.delivery,
-                "super_over": self.super_over, "comment": comment}
+        body = {
+            "innings": self.innings,
+            "over": self.over,
+            "index": self.index,
+            "delivery": self.delivery,
+            "super_over": self.super_over,
+            "comment": comment,
+        }
         if self.team:
             body["team"] = self.team
         return body
@@ -69,8 +75,10 @@ def read_match(path: str | Path) -> dict:
     except ValueError as exc:
         raise ReplayError(f"{path} is not JSON: {exc}") from exc
     if not isinstance(match, dict) or not isinstance(match.get("innings"), list):
-        raise ReplayError(f"{path} is not a Cricsheet match: it needs 'info' and a list of 'innings' "
-                          "(see https://cricsheet.org/format/json/)")
+        raise ReplayError(
+            f"{path} is not a Cricsheet match: it needs 'info' and a list of 'innings' "
+            "(see https://cricsheet.org/format/json/)"
+        )
     for n, inn in enumerate(match["innings"], start=1):
         if not isinstance(inn, dict) or not isinstance(inn.get("overs"), list):
             raise ReplayError(f"{path}: innings {n} has no list of 'overs'")
@@ -138,11 +146,21 @@ class _Server:
         raise ReplayError(f"{method} {path}: the server stayed busy")  # pragma: no cover - loop always returns
 
 
-def replay(match_path: str | Path, url: str | None = None, *, client=None, speed: float = 1.0,
-           start: tuple[int, int] | None = None, out_dir: str | Path | None = None, api_key: str | None = None,
-           match_id: str | None = None, progress: Progress | None = None,
-           seconds_per_ball: float = REAL_SECONDS_PER_BALL, timeout: float = DEFAULT_TIMEOUT_S,
-           sleep: Callable[[float], None] = time.sleep) -> dict:
+def replay(
+    match_path: str | Path,
+    url: str | None = None,
+    *,
+    client=None,
+    speed: float = 1.0,
+    start: tuple[int, int] | None = None,
+    out_dir: str | Path | None = None,
+    api_key: str | None = None,
+    match_id: str | None = None,
+    progress: Progress | None = None,
+    seconds_per_ball: float = REAL_SECONDS_PER_BALL,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict:
     """Feed a match file to a server (``url``, or an httpx-like ``client``) and return the summary.
 
     ``progress(line, done, total)`` is called after every ball with its transcript line.
@@ -202,13 +220,21 @@ def _transcript_line(ball: Ball, reply: dict, comment: bool) -> dict:
     state = reply.get("state") or {}
     d = ball.delivery
     return {
-        "innings": ball.innings, "over": ball.over, "index": ball.index,
-        "over_ball": state.get("over_ball", f"{ball.over}.{ball.index + 1}"), "score": state.get("score", "?"),
-        "batter": d.get("batter"), "bowler": d.get("bowler"), "runs": (d.get("runs") or {}).get("total"),
-        "wickets": [w.get("player_out") for w in d.get("wickets", [])], "super_over": ball.super_over,
-        "commented": comment, "text": reply.get("text", "") if comment else "",
+        "innings": ball.innings,
+        "over": ball.over,
+        "index": ball.index,
+        "over_ball": state.get("over_ball", f"{ball.over}.{ball.index + 1}"),
+        "score": state.get("score", "?"),
+        "batter": d.get("batter"),
+        "bowler": d.get("bowler"),
+        "runs": (d.get("runs") or {}).get("total"),
+        "wickets": [w.get("player_out") for w in d.get("wickets", [])],
+        "super_over": ball.super_over,
+        "commented": comment,
+        "text": reply.get("text", "") if comment else "",
         "silent": bool(reply.get("silent", not reply.get("text"))) if comment else None,
-        "latency_ms": reply.get("latency_ms") if comment else None, "special": state.get("special", []),
+        "latency_ms": reply.get("latency_ms") if comment else None,
+        "special": state.get("special", []),
     }
 
 
@@ -219,11 +245,17 @@ def summarize(lines: list[dict], final: dict, match_id: str, elapsed_s: float) -
     latencies = [line["latency_ms"] for line in said if isinstance(line["latency_ms"], (int, float))]
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     return {
-        "match_id": match_id, "balls": len(lines), "commented": len(said),
-        "silences": sum(1 for line in said if line["silent"]), "lines": len(texts), "distinct_lines": len(set(texts)),
+        "match_id": match_id,
+        "balls": len(lines),
+        "commented": len(said),
+        "silences": sum(1 for line in said if line["silent"]),
+        "lines": len(texts),
+        "distinct_lines": len(set(texts)),
         "latency_ms": {"p50": None if p50 is None else round(p50, 1), "p95": None if p95 is None else round(p95, 1)},
-        "milestones": final.get("milestones", []), "innings": final.get("innings", []),
-        "result": final.get("result"), "elapsed_s": round(elapsed_s, 2),
+        "milestones": final.get("milestones", []),
+        "innings": final.get("innings", []),
+        "result": final.get("result"),
+        "elapsed_s": round(elapsed_s, 2),
         "balls_per_s": round(len(lines) / elapsed_s, 2) if elapsed_s > 0 else None,
     }
 
@@ -246,10 +278,19 @@ def transcript_markdown(match: dict, lines: list[dict], summary: dict) -> str:
         mark = " **" + ", ".join(line["special"]) + "**" if line["special"] else ""
         out.append(f"| {line['over_ball']} | {line['score']} | {line['batter']} | {text}{mark} |")
     lat = summary["latency_ms"]
-    out += ["", "## Summary", "", "| | |", "| --- | --- |",
-            f"| balls | {summary['balls']} ({summary['commented']} commented) |",
-            f"| silences | {summary['silences']} |", f"| distinct lines | {summary['distinct_lines']} |",
-            f"| latency p50 / p95 | {lat['p50']} / {lat['p95']} ms |",
-            f"| milestones | {', '.join(m['kind'] + ' ' + m['player'] for m in summary['milestones']) or '-'} |",
-            f"| result | {json.dumps(summary['result'])} |", f"| elapsed | {summary['elapsed_s']} s |", ""]
+    out += [
+        "",
+        "## Summary",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| balls | {summary['balls']} ({summary['commented']} commented) |",
+        f"| silences | {summary['silences']} |",
+        f"| distinct lines | {summary['distinct_lines']} |",
+        f"| latency p50 / p95 | {lat['p50']} / {lat['p95']} ms |",
+        f"| milestones | {', '.join(m['kind'] + ' ' + m['player'] for m in summary['milestones']) or '-'} |",
+        f"| result | {json.dumps(summary['result'])} |",
+        f"| elapsed | {summary['elapsed_s']} s |",
+        "",
+    ]
     return "\n".join(out)

@@ -44,19 +44,26 @@ def file_totals(m: dict) -> list[dict]:
     out = []
     for inn in m["innings"]:
         balls = [d for over in inn["overs"] for d in over["deliveries"]]
-        out.append({
-            "team": inn["team"],
-            "runs": sum(d["runs"]["total"] for d in balls),
-            "wickets": sum(1 for d in balls for w in d.get("wickets", [])
-                           if w["kind"] not in ("retired hurt", "retired not out")),
-            "legal_balls": sum(1 for d in balls if not {"wides", "noballs"} & set(d.get("extras", {}))),
-            "extras": sum(d["runs"]["extras"] for d in balls),
-            "super_over": inn.get("super_over", False),
-        })
+        out.append(
+            {
+                "team": inn["team"],
+                "runs": sum(d["runs"]["total"] for d in balls),
+                "wickets": sum(
+                    1
+                    for d in balls
+                    for w in d.get("wickets", [])
+                    if w["kind"] not in ("retired hurt", "retired not out")
+                ),
+                "legal_balls": sum(1 for d in balls if not {"wides", "noballs"} & set(d.get("extras", {}))),
+                "extras": sum(d["runs"]["extras"] for d in balls),
+                "super_over": inn.get("super_over", False),
+            }
+        )
     return out
 
 
 # ---------------------------------------------------------------- the real matches
+
 
 @pytest.mark.parametrize("name", [SEMI, FINAL])
 def test_innings_totals_equal_the_file(name):
@@ -167,8 +174,10 @@ def test_bowler_figures_leave_out_byes_and_run_outs():
     m = load(FINAL)
     _, results = replay(FINAL)
     boult = [(pos, d) for *pos, _, _, d in deliveries(m) if d["bowler"] == "TA Boult" and pos[0] == 2]
-    conceded = sum(d["runs"]["total"] - d.get("extras", {}).get("byes", 0) - d.get("extras", {}).get("legbyes", 0)
-                   for _, d in boult)
+    conceded = sum(
+        d["runs"]["total"] - d.get("extras", {}).get("byes", 0) - d.get("extras", {}).get("legbyes", 0)
+        for _, d in boult
+    )
     fig = results[tuple(boult[-1][0])].state["bowler"]
     assert fig["runs"] == conceded
     assert fig["overs"] == "10.0"
@@ -178,12 +187,18 @@ def test_bowler_figures_leave_out_byes_and_run_outs():
 
 # ---------------------------------------------------------------- the hand-made fixtures
 
+
 def test_hundreds_and_five_wickets_from_the_fixture():
     state, results = replay(HAND_TEST)
     got = [(m["kind"], m["player"], m["over"], m["index"]) for m in state.summary()["milestones"]]
     # Root scores 4, 4, 4, 4, 4, 1 each over: 42 after two overs, 50 at over 2 index 1, 100 at over 4 index 3 ...
-    assert got == [("fifty", "JE Root", 2, 1), ("hundred", "JE Root", 4, 3), ("one_fifty", "JE Root", 7, 0),
-                   ("double_hundred", "JE Root", 9, 2), ("five_wickets", "PJ Cummins", 12, 2)]
+    assert got == [
+        ("fifty", "JE Root", 2, 1),
+        ("hundred", "JE Root", 4, 3),
+        ("one_fifty", "JE Root", 7, 0),
+        ("double_hundred", "JE Root", 9, 2),
+        ("five_wickets", "PJ Cummins", 12, 2),
+    ]
     assert results[(1, 4, 3)].context["milestone"] == "JE Root reaches 100"
     assert results[(1, 12, 2)].context["milestone"] == "PJ Cummins's fifth wicket"
     assert results[(1, 12, 2)].context["bowler_wickets"] == 5
@@ -240,10 +255,17 @@ def test_two_wickets_on_one_ball():
 def test_replacements():
     state, results = replay(HAND_TEST)
     assert [(r["type"], r["in"], r["out"]) for r in state.replacements] == [
-        ("role", "MA Starc", "JR Hazlewood"), ("match", "MT Renshaw", "DA Warner")]
+        ("role", "MA Starc", "JR Hazlewood"),
+        ("match", "MT Renshaw", "DA Warner"),
+    ]
     assert "replacement: MA Starc for JR Hazlewood" in results[(1, 13, 2)].state["special"]
-    assert results[(1, 13, 5)].state["bowler"] == {"name": "MA Starc", "overs": "0.4", "maidens": 0, "runs": 0,
-                                                   "wickets": 0}
+    assert results[(1, 13, 5)].state["bowler"] == {
+        "name": "MA Starc",
+        "overs": "0.4",
+        "maidens": 0,
+        "runs": 0,
+        "wickets": 0,
+    }
     assert results[(2, 0, 0)].context["new_batter"] and results[(2, 0, 0)].state["batter"]["name"] == "MT Renshaw"
 
 
@@ -251,7 +273,8 @@ def test_new_batter_first_ball_faced_only():
     _, results = replay(HAND_TEST)
     stokes = [pos for pos, r in results.items() if r.state["batter"]["name"] == "BA Stokes"]
     assert results[stokes[0]].context.get("new_batter") and not any(
-        results[p].context.get("new_batter") for p in stokes[1:])
+        results[p].context.get("new_batter") for p in stokes[1:]
+    )
 
 
 def test_super_over_runs_reach_no_milestone_and_decide_the_match():
@@ -262,15 +285,18 @@ def test_super_over_runs_reach_no_milestone_and_decide_the_match():
     won = results[(4, 0, 2)].context
     assert won["winning_run"] and won["super_over"] and won["target"] == 14 and won["balls_left"] == 3
     outcome = load(HAND_T20)["info"]["outcome"]
-    assert state.result() == {"result": "tie", "super_overs": [{"winner": outcome["eliminator"],
-                                                                "by": {"wickets": 2}}]}
+    assert state.result() == {"result": "tie", "super_overs": [{"winner": outcome["eliminator"], "by": {"wickets": 2}}]}
     assert state.summary()["innings"][2]["super_over"] is True
 
 
 def _ball(batter="A", bowler="B", bat=0, extras=None, wickets=None):
     ex = extras or {}
-    d = {"batter": batter, "bowler": bowler, "non_striker": "C",
-         "runs": {"batter": bat, "extras": sum(ex.values()), "total": bat + sum(ex.values())}}
+    d = {
+        "batter": batter,
+        "bowler": bowler,
+        "non_striker": "C",
+        "runs": {"batter": bat, "extras": sum(ex.values()), "total": bat + sum(ex.values())},
+    }
     if ex:
         d["extras"] = ex
     if wickets:
@@ -278,9 +304,17 @@ def _ball(batter="A", bowler="B", bat=0, extras=None, wickets=None):
     return d
 
 
-@pytest.mark.parametrize("spoiler, maiden", [
-    (_ball(), True), (_ball(extras={"byes": 4}), True), (_ball(extras={"legbyes": 1}), True),
-    (_ball(bat=1), False), (_ball(extras={"wides": 1}), False), (_ball(extras={"noballs": 1}), False)])
+@pytest.mark.parametrize(
+    "spoiler, maiden",
+    [
+        (_ball(), True),
+        (_ball(extras={"byes": 4}), True),
+        (_ball(extras={"legbyes": 1}), True),
+        (_ball(bat=1), False),
+        (_ball(extras={"wides": 1}), False),
+        (_ball(extras={"noballs": 1}), False),
+    ],
+)
 def test_maiden_rules(spoiler, maiden):
     m = Match({"match_type": "T20"})
     balls = [spoiler] + [_ball() for _ in range(6 if "extras" in spoiler and not maiden else 5)]
@@ -304,6 +338,7 @@ def test_team_guessed_from_the_toss_when_the_feed_omits_it():
 
 
 # ---------------------------------------------------------------- positions, duplicates, corrections
+
 
 def test_out_of_order_raises_with_the_accepted_positions():
     m = Match({})
@@ -352,12 +387,17 @@ def test_correction_replays_the_match():
     assert state.summary()["innings"] == file_totals(m)
 
 
-@pytest.mark.parametrize("delivery, words", [
-    ("four", "JSON object"), ({"bowler": "B", "runs": {"batter": 0}}, "delivery.batter"),
-    ({"batter": "A", "bowler": "B"}, "delivery.runs"), ({"batter": "A", "bowler": "B", "runs": {"batter": -1}}, ">= 0"),
-    ({"batter": "A", "bowler": "B", "runs": {"batter": 0}, "wickets": [{"kind": "bowled"}]}, "player_out"),
-    ({"batter": "A", "bowler": "B", "runs": {"batter": 0}, "extras": {"wides": "1"}}, "extras.wides"),
-])
+@pytest.mark.parametrize(
+    "delivery, words",
+    [
+        ("four", "JSON object"),
+        ({"bowler": "B", "runs": {"batter": 0}}, "delivery.batter"),
+        ({"batter": "A", "bowler": "B"}, "delivery.runs"),
+        ({"batter": "A", "bowler": "B", "runs": {"batter": -1}}, ">= 0"),
+        ({"batter": "A", "bowler": "B", "runs": {"batter": 0}, "wickets": [{"kind": "bowled"}]}, "player_out"),
+        ({"batter": "A", "bowler": "B", "runs": {"batter": 0}, "extras": {"wides": "1"}}, "extras.wides"),
+    ],
+)
 def test_bad_deliveries_say_what_is_wrong(delivery, words):
     m = Match({})
     with pytest.raises(DeliveryError, match=words):

@@ -105,7 +105,7 @@ class Handler(BaseHTTPRequestHandler):
             raw = frame.replace("\n", "\r\n").encode()
             # CRLF line ends, and each frame in three chunks: the first ends between a \r and its \n
             cuts = [raw.index(b"\r") + 1, (len(raw) + raw.index(b"\r")) // 2]
-            for chunk in (raw[: cuts[0]], raw[cuts[0]: cuts[1]], raw[cuts[1]:]):
+            for chunk in (raw[: cuts[0]], raw[cuts[0] : cuts[1]], raw[cuts[1] :]):
                 self.wfile.write(chunk)
                 self.wfile.flush()
 
@@ -114,8 +114,12 @@ def test_the_page_asks_once_for_the_key_and_shows_the_stream(tmp_path):
     match = json.loads(T20.read_text())
     store = MatchStore(tmp_path)
     store.register(match["info"], "t20")
-    balls = [(i, o["over"], x, d, inn["team"], inn.get("super_over", False))
-             for i, inn in enumerate(match["innings"], 1) for o in inn["overs"] for x, d in enumerate(o["deliveries"])]
+    balls = [
+        (i, o["over"], x, d, inn["team"], inn.get("super_over", False))
+        for i, inn in enumerate(match["innings"], 1)
+        for o in inn["overs"]
+        for x, d in enumerate(o["deliveries"])
+    ]
     # the first over is in before the page opens: its lines come from /commentary
     for i, o, x, d, team, so in balls[:6]:
         store.feed("t20", i, o, x, d, team=team, super_over=so)
@@ -132,8 +136,9 @@ def test_the_page_asks_once_for_the_key_and_shows_the_stream(tmp_path):
         time.sleep(0.2)  # a keep-alive or two first
         for n, (i, o, x, d, team, so) in enumerate(balls[6:18]):
             store.feed("t20", i, o, x, d, team=team, super_over=so)
-            store.record_reply("t20", i, o, x, {"text": f"Line {n}." if n % 2 else "", "silent": n % 2 == 0,
-                                                "latency_ms": 3})
+            store.record_reply(
+                "t20", i, o, x, {"text": f"Line {n}." if n % 2 else "", "silent": n % 2 == 0, "latency_ms": 3}
+            )
         time.sleep(0.2)
         store.delete("t20")
 
@@ -142,8 +147,12 @@ def test_the_page_asks_once_for_the_key_and_shows_the_stream(tmp_path):
     try:
         harness = tmp_path / "harness.js"
         harness.write_text(HARNESS)
-        run = subprocess.run([NODE, str(harness), f"http://127.0.0.1:{server.server_address[1]}", str(script)],
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [NODE, str(harness), f"http://127.0.0.1:{server.server_address[1]}", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         feeder.join(timeout=30)
         server.shutdown()
@@ -157,5 +166,4 @@ def test_the_page_asks_once_for_the_key_and_shows_the_stream(tmp_path):
     assert page["score"] == "Betas  36/0" and page["detail"] == "1.0 ov  ·  need 11 from 6"
     assert page["status"] == "this match was removed"
     # newest first, silences left out, at most six lines: the early line has scrolled off
-    assert page["lines"] == ["0.6 Line 11.", "0.4 Line 9.", "0.2 Line 7.", "1.6 Line 5.", "1.4 Line 3.",
-                             "1.2 Line 1."]
+    assert page["lines"] == ["0.6 Line 11.", "0.4 Line 9.", "0.2 Line 7.", "1.6 Line 5.", "1.4 Line 3.", "1.2 Line 1."]

@@ -53,8 +53,13 @@ def file_totals(m: dict) -> list[tuple]:
     out = []
     for inn in m["innings"]:
         balls = [d for over in inn["overs"] for d in over["deliveries"]]
-        out.append((sum(d["runs"]["total"] for d in balls), sum(len(d.get("wickets", [])) for d in balls),
-                    sum(1 for d in balls if not {"wides", "noballs"} & set(d.get("extras", {})))))
+        out.append(
+            (
+                sum(d["runs"]["total"] for d in balls),
+                sum(len(d.get("wickets", [])) for d in balls),
+                sum(1 for d in balls if not {"wides", "noballs"} & set(d.get("extras", {}))),
+            )
+        )
     return out
 
 
@@ -67,6 +72,7 @@ def file_lines(store: MatchStore, match_id: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- registering
+
 
 def test_register_is_idempotent_and_conflicts_on_different_info(tmp_path):
     store = MatchStore(tmp_path)
@@ -123,6 +129,7 @@ def test_default_state_dir(monkeypatch, tmp_path):
 
 # ---------------------------------------------------------------- feeding and rebuilding
 
+
 def test_a_whole_match_survives_a_restart_with_its_commentary(tmp_path):
     m = load()
     store = MatchStore(tmp_path)
@@ -177,8 +184,11 @@ def test_out_of_order_is_refused_and_not_written(tmp_path):
     i, o, x, d, _, _ = balls[5]
     with pytest.raises(PositionError) as err:
         store.feed("final", i, o, x, d)
-    assert err.value.accepted_dicts() == [{"innings": 1, "over": 0, "index": 3}, {"innings": 1, "over": 1, "index": 0},
-                                          {"innings": 2, "over": 0, "index": 0}]
+    assert err.value.accepted_dicts() == [
+        {"innings": 1, "over": 0, "index": 3},
+        {"innings": 1, "over": 1, "index": 0},
+        {"innings": 2, "over": 0, "index": 0},
+    ]
     assert len(file_lines(store, "final")) == 4
 
 
@@ -286,8 +296,9 @@ def test_kill_9_mid_innings_then_carry_on(tmp_path):
     m = load()
     balls = deliveries(m)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(FINAL), str(tmp_path)], stdout=subprocess.PIPE,
-                             text=True, env=env, cwd=ROOT)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(FINAL), str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
     acked = 0
     try:
         for _ in child.stdout:
@@ -304,15 +315,16 @@ def test_kill_9_mid_innings_then_carry_on(tmp_path):
     held = store.match("final").deliveries_fed
     assert 150 <= held < len(balls), "every acknowledged delivery is in the file"
     # The scorer resends from the last ball it saw acknowledged: the overlap are duplicates, nothing twice.
-    results = feed_all(store, "final", balls[acked - 1:])
+    results = feed_all(store, "final", balls[acked - 1 :])
     assert [r.status for r in results[: held - acked + 1]] == ["duplicate"] * (held - acked + 1)
-    assert {r.status for r in results[held - acked + 1:]} == {"new"}
+    assert {r.status for r in results[held - acked + 1 :]} == {"new"}
     assert totals(store, "final") == file_totals(m)
     assert store.match("final").deliveries_fed == len(balls)
     assert totals(MatchStore(tmp_path), "final") == file_totals(m)
 
 
 # ---------------------------------------------------------------- bounds and retention
+
 
 def test_more_matches_than_max_matches(tmp_path):
     m = load()
@@ -360,6 +372,7 @@ def test_old_files_go_after_keep_days_and_the_oldest_past_the_size_cap(tmp_path)
 
 # ---------------------------------------------------------------- live clients and concurrency
 
+
 def test_subscribers_get_balls_and_lines(tmp_path):
     m = load()
     store = MatchStore(tmp_path)
@@ -372,8 +385,17 @@ def test_subscribers_get_balls_and_lines(tmp_path):
         store.record_reply("final", 1, 0, 0, {"text": "Wide.", "silent": False, "latency_ms": 9})
         ball, line = sub.get(timeout=1), sub.get(timeout=1)
         assert (ball["type"], ball["score"], ball["over_ball"]) == ("ball", "1/0", "0.1")
-        assert line == {"type": "line", "innings": 1, "over": 0, "index": 0, "text": "Wide.", "silent": False,
-                        "latency_ms": 9, "score": "1/0", "over_ball": "0.1"}
+        assert line == {
+            "type": "line",
+            "innings": 1,
+            "over": 0,
+            "index": 0,
+            "text": "Wide.",
+            "silent": False,
+            "latency_ms": 9,
+            "score": "1/0",
+            "over_ball": "0.1",
+        }
         store.feed("final", *balls[0][:4])  # a duplicate is no news
         assert sub.get(timeout=0.05) is None
         store.delete("final")
@@ -429,8 +451,9 @@ def test_wait_reply_returns_when_the_first_reply_is_recorded(tmp_path):
     store = MatchStore(tmp_path)
     store.register({}, "m")
     store.feed("m", 1, 0, 0, {"batter": "A", "bowler": "B", "runs": {"batter": 4, "extras": 0, "total": 4}})
-    threading.Timer(0.2, store.record_reply, ("m", 1, 0, 0, {"text": "Four.", "silent": False,
-                                                            "latency_ms": 1})).start()
+    threading.Timer(
+        0.2, store.record_reply, ("m", 1, 0, 0, {"text": "Four.", "silent": False, "latency_ms": 1})
+    ).start()
     assert store.wait_reply("m", 1, 0, 0, timeout=5)["text"] == "Four."
     assert store.wait_reply("m", 1, 0, 1, timeout=0.05) is None
 

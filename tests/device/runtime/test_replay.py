@@ -81,14 +81,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, "no route")
         if self.server.busy_once:
             self.server.busy_once = False
-            return self.reply(503, {"error": {"message": "queue full", "type": "busy", "code": 503}},
-                              {"Retry-After": "0"})
+            return self.reply(
+                503, {"error": {"message": "queue full", "type": "busy", "code": 503}}, {"Retry-After": "0"}
+            )
         self.server.bodies.append(body)
         match_id = found.group(1)
         pos = (body["innings"], body["over"], body["index"])
         try:
-            result = store.feed(match_id, *pos, body["delivery"], team=body.get("team"),
-                                super_over=body.get("super_over", False))
+            result = store.feed(
+                match_id, *pos, body["delivery"], team=body.get("team"), super_over=body.get("super_over", False)
+            )
         except PositionError as exc:
             return self.error(409, str(exc), {"accepted": exc.accepted_dicts()})
         except DeliveryError as exc:
@@ -122,8 +124,14 @@ def url(srv: FeedServer) -> str:
 def test_replay_the_final_from_the_45th_over(server, tmp_path):
     seen = []
     out = tmp_path / "out"
-    summary = replay(FINAL, url(server), speed=0, start=(2, 45), out_dir=out,
-                     progress=lambda line, done, total: seen.append((done, total, format_line(line))))
+    summary = replay(
+        FINAL,
+        url(server),
+        speed=0,
+        start=(2, 45),
+        out_dir=out,
+        progress=lambda line, done, total: seen.append((done, total, format_line(line))),
+    )
     balls = list(iter_balls(read_match(FINAL)))
     late = [b for b in balls if (b.innings, b.over) >= (2, 45)]
     assert summary["balls"] == len(balls) == 635 and summary["commented"] == len(late)
@@ -171,8 +179,9 @@ def test_a_refused_ball_stops_the_replay_with_the_servers_message(server, tmp_pa
         replay(path, url(server), speed=0)
 
 
-@pytest.mark.parametrize("text, ok", [("2:10", (2, 10)), ("1:0", (1, 0)), ("0:3", None), ("2", None),
-                                      ("a:b", None), ("1:-1", None)])
+@pytest.mark.parametrize(
+    "text, ok", [("2:10", (2, 10)), ("1:0", (1, 0)), ("0:3", None), ("2", None), ("a:b", None), ("1:-1", None)]
+)
 def test_parse_from(text, ok):
     if ok:
         assert parse_from(text) == ok
