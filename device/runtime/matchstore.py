@@ -588,6 +588,7 @@ class MatchStore:
                 path.unlink(missing_ok=True)
                 total -= size
                 removed.append(path.stem)
+                self._listing.pop(str(path), None)
                 log.info("removed match file %s (%s)", path.name, "older than keep_days" if too_old else "size cap")
             return removed
 
