@@ -243,6 +243,19 @@ def test_a_super_over_reaches_no_milestone_even_at_fifty():
     assert m.milestones == [] and "milestone" not in r.context
 
 
+def test_hat_trick_ball_across_overs():
+    m = Match({"match_type": "ODI"})
+    out = [{"player_out": "X", "kind": "bowled"}]
+    balls = [_ball(bowler="B") for _ in range(4)] + [_ball(bowler="B", wickets=out)] * 2
+    balls += [_ball(bowler="C") for _ in range(6)]
+    for x, d in enumerate(balls[:6]):
+        m.feed(1, 0, x, d)
+    for x, d in enumerate(balls[6:]):
+        assert "hat_trick_ball" not in m.feed(1, 1, x, d).context  # C's over
+    assert m.feed(1, 2, 0, _ball(bowler="B")).context["hat_trick_ball"] is True
+    assert "hat_trick_ball" not in m.feed(1, 2, 1, _ball(bowler="B")).context
+
+
 def test_two_wickets_on_one_ball():
     _, results = replay(HAND_TEST)
     r = results[(1, 11, 2)]
