@@ -9,12 +9,35 @@ CONFIG ?= builder/configs/benaud-smollm2-135m.yaml
 BUNDLE ?= bundles/benaud
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup setup-test clean-venv
+.PHONY: demo test lint setup setup-test clean-venv
 
-# pip's wheel cache keeps the compiled llama-cpp-python, so only the first install compiles it.
-$(VENV)/.installed-%: pyproject.toml
+# llama-cpp-python is compiled once per machine kind and kept outside the clone, keyed by its version and
+# CMake flags. On x86-64 it is built without -march=native: a native build on a CPU that reports AMX or
+# AVX512-FP16 the kernel or hypervisor does not let a process use dies with "Illegal instruction" at the
+# first decode (seen on this project's CI machines), and the deploy tests ship the same wheel to a test host.
+LLAMA_VERSION := $(shell grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml | head -1 | cut -d= -f3)
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+else
+LLAMA_CMAKE_ARGS ?=
+endif
+WHEEL_CACHE ?= $(HOME)/.cache/suksham/wheels
+LLAMA_KEY := $(shell printf '%s %s %s' '$(LLAMA_VERSION)' '$(LLAMA_CMAKE_ARGS)' "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" | sha256sum | cut -c1-12)
+LLAMA_WHEELS := $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
+# Every pip below (the venv, and the deploy tests' wheelhouse) finds that wheel before any sdist.
+export PIP_FIND_LINKS := $(LLAMA_WHEELS)
+
+$(LLAMA_WHEELS)/.built:
+	@echo "compiling llama-cpp-python $(LLAMA_VERSION) once for this machine ($(LLAMA_CMAKE_ARGS)); ~6 min"
+	rm -rf $(LLAMA_WHEELS).tmp && mkdir -p $(LLAMA_WHEELS).tmp
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PYTHON) -m pip wheel -q --no-deps \
+	    --no-cache-dir -w $(LLAMA_WHEELS).tmp llama-cpp-python==$(LLAMA_VERSION)
+	rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS) && touch $@
+
+$(VENV)/.installed-%: pyproject.toml $(LLAMA_WHEELS)/.built
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(PY) -m pip install -q -e '.[$*]'
 	@touch $@
 
@@ -24,9 +47,14 @@ setup-test: $(VENV)/.installed-test
 demo: setup
 	$(PY) -m builder.demo --config $(CONFIG) --out $(BUNDLE)
 
-test: setup-test
+test: setup-test lint
 	bash tests/deploy/setup_host_deps.sh
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# ruff's settings are in pyproject.toml; `ruff format .` and `ruff check --fix .` repair most findings.
+lint: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -29,15 +29,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from device import machine  # noqa: E402
-from device.loadtest import run_load, running_server  # noqa: E402
-from device.perf import summarize  # noqa: E402
+from device.measure.loadtest import run_load, running_server  # noqa: E402
+from device.measure.perf import summarize  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def temp_bundle() -> Path:
-    from device.bundle import GGUF_NAME, write_manifest
-    from device.models import smollm2_gguf_path
+    from device.runtime.bundle import GGUF_NAME, write_manifest
+    from device.runtime.models import smollm2_gguf_path
 
     folder = Path(tempfile.mkdtemp(prefix="suksham-bench-"))
     shutil.copyfile(smollm2_gguf_path(), folder / GGUF_NAME)
@@ -54,13 +54,19 @@ def concurrency(args, bundle: Path) -> dict:
             parallel = run_load(server.url, 8, args.requests)
             ratio = parallel["throughput_rps"] / serial["throughput_rps"]
             rounds.append({"serial": serial, "parallel": parallel, "ratio": round(ratio, 3)})
-            print(f"round {i + 1}: serial {serial['throughput_rps']} req/s, c=8 {parallel['throughput_rps']} req/s, "
-                  f"ratio {ratio:.3f}, 503s {parallel['busy_503']}, errors {serial['errors'] + parallel['errors']}")
+            print(
+                f"round {i + 1}: serial {serial['throughput_rps']} req/s, c=8 {parallel['throughput_rps']} req/s, "
+                f"ratio {ratio:.3f}, 503s {parallel['busy_503']}, errors {serial['errors'] + parallel['errors']}"
+            )
         peak = server.rss.peak_mb
     ratios = [r["ratio"] for r in rounds]
     return {
-        "mode": "concurrency", "threads": args.threads, "requests_per_level": args.requests, "rounds": rounds,
-        "ratio_median": round(statistics.median(ratios), 3), "ratio_min": min(ratios),
+        "mode": "concurrency",
+        "threads": args.threads,
+        "requests_per_level": args.requests,
+        "rounds": rounds,
+        "ratio_median": round(statistics.median(ratios), 3),
+        "ratio_min": min(ratios),
         "target": "throughput at concurrency 8 / serial >= 0.9",
         "pass": statistics.median(ratios) >= 0.9 and all(r["parallel"]["errors"] == 0 for r in rounds),
         "server_peak_rss_mb": round(peak, 1),
@@ -78,8 +84,11 @@ def soak(args, bundle: Path) -> dict:
             level = run_load(server.url, args.clients, n, pause_on_503=0.5)
             batches.append(level)
             done += n
-            print(f"{done}/{args.requests}: ok {level['ok']}, 503 {level['busy_503']}, errors {level['errors']}, "
-                  f"p95 {level['latency_ms']['p95']} ms, RSS {server.rss.series[-1][1]} MB", flush=True)
+            print(
+                f"{done}/{args.requests}: ok {level['ok']}, 503 {level['busy_503']}, errors {level['errors']}, "
+                f"p95 {level['latency_ms']['p95']} ms, RSS {server.rss.series[-1][1]} MB",
+                flush=True,
+            )
         series = [(t, mb) for t, mb in server.rss.series if t >= warm_t]
     tenth = max(len(series) // 10, 1)
     first = statistics.fmean(mb for _, mb in series[:tenth])
@@ -89,13 +98,22 @@ def soak(args, bundle: Path) -> dict:
     total = {k: sum(b[k] for b in batches) for k in ("requests", "ok", "busy_503", "errors")}
     latencies = [b["latency_ms"]["p50"] for b in batches if b["latency_ms"]["p50"] is not None]
     return {
-        "mode": "soak", "warmup_requests": args.warmup, "threads": args.threads, "clients": args.clients, "queue_size": args.queue_size, **total,
+        "mode": "soak",
+        "warmup_requests": args.warmup,
+        "threads": args.threads,
+        "clients": args.clients,
+        "queue_size": args.queue_size,
+        **total,
         "wall_s": round(sum(b["wall_s"] for b in batches), 1),
         "throughput_rps": round(total["ok"] / sum(b["wall_s"] for b in batches), 3),
         "batch_p50_latency_ms": summarize(latencies),
-        "rss_first_tenth_mb": round(first, 1), "rss_last_tenth_mb": round(last, 1), "rss_drift": round(drift, 4),
-        "rss_midpoint_mb": half, "rss_drift_second_half": round((last - half) / half, 4),
-        "rss_peak_mb": max(mb for _, mb in series), "rss_series": series,
+        "rss_first_tenth_mb": round(first, 1),
+        "rss_last_tenth_mb": round(last, 1),
+        "rss_drift": round(drift, 4),
+        "rss_midpoint_mb": half,
+        "rss_drift_second_half": round((last - half) / half, 4),
+        "rss_peak_mb": max(mb for _, mb in series),
+        "rss_series": series,
         "error_samples": [s for b in batches for s in b["error_samples"]][:5],
         "target": "0 errors other than deliberate 503s; RSS drift < 5%",
         "pass": total["errors"] == 0 and abs(drift) < 0.05,
@@ -112,15 +130,25 @@ def main():
     parser.add_argument("--clients", type=int, default=6, help="soak: concurrent clients")
     parser.add_argument("--queue-size", type=int, default=4, help="soak: server queue size")
     parser.add_argument("--batch", type=int, default=100, help="soak: requests per progress line")
-    parser.add_argument("--warmup", type=int, default=20,
-                        help="soak: requests before the RSS baseline (the engine alone settles after ~300)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=20,
+        help="soak: requests before the RSS baseline (the engine alone settles after ~300)",
+    )
     args = parser.parse_args()
     args.requests = args.requests or (48 if args.mode == "concurrency" else 2000)
     bundle = args.bundle or temp_bundle()
     started = time.time()
     result = (concurrency if args.mode == "concurrency" else soak)(args, bundle)
-    result.update({"seconds": round(time.time() - started, 1), "machine": machine.describe(),
-                   "command": " ".join(sys.argv), "note": "CPU shared with other engineers during this run"})
+    result.update(
+        {
+            "seconds": round(time.time() - started, 1),
+            "machine": machine.describe(),
+            "command": " ".join(sys.argv),
+            "note": "CPU shared with other engineers during this run",
+        }
+    )
     RESULTS.mkdir(exist_ok=True)
     name = args.mode if args.mode == "concurrency" or args.warmup == 20 else f"soak-warmup{args.warmup}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/prefix_cache.py [--model FILE.gguf] [--rounds 60] [--threads 2]
 
-Both sides use device.engine on the same GGUF and events. "cached" is how the server runs (the
+Both sides use device.runtime.engine on the same GGUF and events. "cached" is how the server runs (the
 context keeps the previous request's tokens, so only the event's tokens are evaluated); "fresh"
 clears the context before each request, so the whole prompt is evaluated. llama.cpp's own
 counter (prompt_eval_tokens) is reported beside the times. A figure, not a gate.
@@ -22,9 +22,9 @@ from benchmarks.server_overhead import EVENTS, bootstrap_ci  # noqa: E402
 
 
 def main():
-    from device.engine import Engine, EngineSettings
-    from device.models import smollm2_gguf_path
-    from device.prompt import build_messages
+    from device.commentary.render import build_messages
+    from device.runtime.engine import Engine, EngineSettings
+    from device.runtime.models import smollm2_gguf_path
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None)
@@ -66,8 +66,10 @@ def main():
     }
     print(f"{'':28}{'cached':>10}{'fresh':>10}")
     print(f"{'median latency ms':28}{result['median_cached_ms']:>10}{result['median_fresh_ms']:>10}")
-    print(f"{'median prompt tokens eval':28}{result['median_prompt_eval_tokens_cached']:>10}"
-          f"{result['median_prompt_eval_tokens_fresh']:>10}")
+    print(
+        f"{'median prompt tokens eval':28}{result['median_prompt_eval_tokens_cached']:>10}"
+        f"{result['median_prompt_eval_tokens_fresh']:>10}"
+    )
     print(f"ratio cached/fresh {result['median_ratio_cached_over_fresh']} (95% CI {lo:.4f}-{hi:.4f})")
     print(json.dumps(result, indent=2))
 

@@ -51,8 +51,8 @@ def bootstrap_ci(values, stat=statistics.median, n=2000, seed=0):
 
 
 def main():
-    from device.models import smollm2_gguf_path
-    from device.prompt import build_messages
+    from device.commentary.render import build_messages
+    from device.runtime.models import smollm2_gguf_path
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None)
@@ -63,14 +63,28 @@ def main():
     model = args.model or smollm2_gguf_path()
 
     import httpx
-
-    import device.engine  # noqa: F401  (sets the same OpenMP wait policy the server runs with)
     import llama_cpp
+
+    import device.runtime.engine  # noqa: F401  (sets the same OpenMP wait policy the server runs with)
 
     port = free_port()
     env = dict(os.environ, SUKSHAM_LOG_LEVEL="warning")
-    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "serve", "--model", str(model), "--port", str(port),
-                             "--threads", str(args.threads)], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "device.cli",
+            "serve",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--threads",
+            str(args.threads),
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         client = httpx.Client(timeout=60)
@@ -84,8 +98,9 @@ def main():
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit("server did not become ready")
             time.sleep(0.1)
-        raw = llama_cpp.Llama(model_path=str(model), n_ctx=512, n_threads=args.threads, n_threads_batch=args.threads,
-                              verbose=False)
+        raw = llama_cpp.Llama(
+            model_path=str(model), n_ctx=512, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
+        )
         messages = [build_messages(text=e) for e in EVENTS]
 
         def via_http(m):
@@ -132,8 +147,11 @@ def main():
         "ratio_ci95": [round(lo, 4), round(hi, 4)],
         "ratio_of_medians": round(statistics.median(server_s) / statistics.median(raw_s), 4),
         "target": "<= 1.05",
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+        },
     }
     print(f"{'':24}{'server (HTTP)':>16}{'raw llama-cpp':>16}")
     print(f"{'median wall ms':24}{result['median_server_ms']:>16}{result['median_raw_ms']:>16}")

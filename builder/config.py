@@ -27,9 +27,27 @@ import yaml
 
 DTYPES_16 = ("float16", "bfloat16")
 BASE_SOURCES = ("package", "gguf", "local", "hub")
-PACKAGED_GGUFS = ("smollm2-135m-instruct",)  # names device.models can locate without a network
-LLAMA_QUANTS = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L",
-                "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_NL", "IQ4_XS", "F16", "BF16")
+PACKAGED_GGUFS = ("smollm2-135m-instruct",)  # names device.runtime.models can locate without a network
+LLAMA_QUANTS = (
+    "Q4_0",
+    "Q4_1",
+    "Q5_0",
+    "Q5_1",
+    "Q8_0",
+    "Q2_K",
+    "Q3_K_S",
+    "Q3_K_M",
+    "Q3_K_L",
+    "Q4_K_S",
+    "Q4_K_M",
+    "Q5_K_S",
+    "Q5_K_M",
+    "Q6_K",
+    "IQ4_NL",
+    "IQ4_XS",
+    "F16",
+    "BF16",
+)
 
 
 class ConfigError(ValueError):
@@ -62,13 +80,19 @@ class BaseConfig:
     def problems(self) -> list[str]:
         out = []
         if self.source == "package" and self.name not in PACKAGED_GGUFS:
-            out.append(f"base.name: no packaged GGUF called {self.name!r}. Fix: use one of {list(PACKAGED_GGUFS)}, "
-                       "or source: gguf with path: FILE.gguf")
+            out.append(
+                f"base.name: no packaged GGUF called {self.name!r}. Fix: use one of {list(PACKAGED_GGUFS)}, "
+                "or source: gguf with path: FILE.gguf"
+            )
         if self.source in ("gguf", "local") and not self.path:
-            out.append(f"base.path: required when source is {self.source!r}. Fix: set path to the "
-                       + ("GGUF file." if self.source == "gguf" else "Hugging Face model folder."))
+            out.append(
+                f"base.path: required when source is {self.source!r}. Fix: set path to the "
+                + ("GGUF file." if self.source == "gguf" else "Hugging Face model folder.")
+            )
         if self.source == "gguf" and self.path and not str(self.path).endswith(".gguf"):
-            out.append(f"base.path: {self.path!r} is not a .gguf file. Fix: point it at FILE.gguf or use source: local.")
+            out.append(
+                f"base.path: {self.path!r} is not a .gguf file. Fix: point it at FILE.gguf or use source: local."
+            )
         if self.source == "hub" and not self.hub_id:
             out.append("base.hub_id: required when source is 'hub'. Fix: set hub_id, e.g. Qwen/Qwen2.5-0.5B-Instruct.")
         return out
@@ -87,15 +111,17 @@ class DataConfig:
 class TrainConfig:
     method: str = _f("qlora", "qlora: 4-bit NF4 base + LoRA; lora: 16/32-bit base + LoRA", choices=("qlora", "lora"))
     device: str = _f("auto", "auto: cuda if available, else cpu", choices=("auto", "cpu", "cuda"))
-    compute_dtype: str = _f("auto", "auto: bfloat16 on cuda, float32 on cpu",
-                            choices=("auto", "float32", "bfloat16", "float16"))
+    compute_dtype: str = _f(
+        "auto", "auto: bfloat16 on cuda, float32 on cpu", choices=("auto", "float32", "bfloat16", "float16")
+    )
     bnb_quant_type: str = _f("nf4", "4-bit type for qlora", choices=("nf4", "fp4"))
     bnb_double_quant: bool = _f(True, "quantize the quantization constants too (less memory, same quality)")
     lora_r: int = _f(16, "adapter rank", min=1, max=1024)
     lora_alpha: float = _f(32.0, "adapter scale numerator (scale = alpha / r)", min=0.0)
     lora_dropout: float = _f(0.05, "dropout on the adapter input", min=0.0, max=0.9)
-    target_modules: list = _f(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-                              "linear layers that get adapters")
+    target_modules: list = _f(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], "linear layers that get adapters"
+    )
     learning_rate: float = _f(5e-4, "peak learning rate", min=1e-7, max=1.0)
     min_lr_ratio: float = _f(0.1, "cosine floor as a share of the peak", min=0.0, max=1.0)
     warmup_steps: int = _f(5, "linear warmup steps", min=0)
@@ -121,11 +147,15 @@ class TrainConfig:
         if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
             out.append("train.target_modules: must be a non-empty list of layer names. Fix: e.g. [q_proj, v_proj].")
         if self.warmup_steps >= self.max_steps:
-            out.append(f"train.warmup_steps: {self.warmup_steps} >= max_steps {self.max_steps}. "
-                       "Fix: make warmup a small share of max_steps (e.g. 10%).")
+            out.append(
+                f"train.warmup_steps: {self.warmup_steps} >= max_steps {self.max_steps}. "
+                "Fix: make warmup a small share of max_steps (e.g. 10%)."
+            )
         if self.method == "lora" and self.compute_dtype == "float16":
-            out.append("train.compute_dtype: float16 LoRA training without a grad scaler diverges. "
-                       "Fix: use bfloat16 or float32.")
+            out.append(
+                "train.compute_dtype: float16 LoRA training without a grad scaler diverges. "
+                "Fix: use bfloat16 or float32."
+            )
         return out
 
 
@@ -146,20 +176,31 @@ class ExportConfig:
     n_ctx: int = _f(512, "context size written to the manifest and Modelfile", min=64, max=131072)
     imatrix: bool = _f(False, "importance matrix from the training data: better low-bit quants, +1-2 min")
     # Modelfile.benaud sampling for `ollama run`: a Benaud line is 1-5 words, so few tokens and a short leash.
-    num_predict: int = _f(12, "Modelfile num_predict: max reply tokens (5 words + end of turn fit in 12)", min=1, max=256)
-    temperature: float = _f(0.2, "Modelfile temperature: low keeps the manner steady, 0 repeats one line per event", min=0.0, max=2.0)
+    num_predict: int = _f(
+        12, "Modelfile num_predict: max reply tokens (5 words + end of turn fit in 12)", min=1, max=256
+    )
+    temperature: float = _f(
+        0.2, "Modelfile temperature: low keeps the manner steady, 0 repeats one line per event", min=0.0, max=2.0
+    )
     top_k: int = _f(20, "Modelfile top_k: candidates kept per token", min=0)
     top_p: float = _f(0.9, "Modelfile top_p: nucleus share kept per token", min=0.0, max=1.0)
     min_p: float = _f(0.05, "Modelfile min_p: drop tokens below this share of the best one", min=0.0, max=1.0)
-    repeat_penalty: float = _f(1.0, "Modelfile repeat_penalty: 1.0 = off (short replies need no penalty)", min=0.0, max=2.0)
-    parity_natural_stop: bool = _f(True, "parity gate: greedy replies must end on the end-of-turn token within "
-                                   "num_predict (off only for untrained test models)")
+    repeat_penalty: float = _f(
+        1.0, "Modelfile repeat_penalty: 1.0 = off (short replies need no penalty)", min=0.0, max=2.0
+    )
+    parity_natural_stop: bool = _f(
+        True,
+        "parity gate: greedy replies must end on the end-of-turn token within "
+        "num_predict (off only for untrained test models)",
+    )
 
     def problems(self) -> list[str]:
         out = []
         if self.imatrix:
-            out.append("export.imatrix: llama-cpp-python's quantize cannot take an importance matrix here. "
-                       "Fix: set imatrix: false (or quantize with llama.cpp's llama-imatrix/llama-quantize tools).")
+            out.append(
+                "export.imatrix: llama-cpp-python's quantize cannot take an importance matrix here. "
+                "Fix: set imatrix: false (or quantize with llama.cpp's llama-imatrix/llama-quantize tools)."
+            )
         for key in ("quant_types", "extra_quants"):
             bad = [q for q in getattr(self, key) if q not in LLAMA_QUANTS]
             if bad:
@@ -167,8 +208,10 @@ class ExportConfig:
         if not self.quant_types:
             out.append("export.quant_types: empty. Fix: list at least one, e.g. [Q4_K_M].")
         elif self.quant_types[0] in LLAMA_QUANTS and self.quant_types[0] != "Q4_K_M":
-            out.append(f"export.quant_types: the served (first) quantization is {self.quant_types[0]}, but a bundle "
-                       "serves benaud-q4_k_m.gguf. Fix: put Q4_K_M first; list others after it or in extra_quants.")
+            out.append(
+                f"export.quant_types: the served (first) quantization is {self.quant_types[0]}, but a bundle "
+                "serves benaud-q4_k_m.gguf. Fix: put Q4_K_M first; list others after it or in extra_quants."
+            )
         return out
 
 
@@ -178,32 +221,59 @@ class EvalThresholds:
     exclamation_rate: float = _f(0.0, "at most this share of replies have '!'", min=0.0, max=1.0)
     contradiction_rate: float = _f(0.02, "at most this share contradict the event", min=0.0, max=1.0)
     handwritten_fit: float = _f(0.90, "at least this share of handwritten events get a fitting reply", min=0.0, max=1.0)
-    composite_margin_over_fewshot: float = _f(0.5, "composite (a share) must beat the few-shot base by this, in absolute points", min=-1.0, max=1.0)
-    composite_margin_kind: str = _f("absolute", "absolute: composite - base's >= margin; gap: share of the base's shortfall "
-                                    "closed, (composite - base's) / (1 - base's) >= margin", choices=("absolute", "gap"))
-    composite_gap_over_reader_base: float = _f(0.5, "share of the composite shortfall closed against the few-shot base that "
-                                               "also gets this project's outcome line (the strongest prompted base)",
-                                               min=-1.0, max=1.0)
+    composite_margin_over_fewshot: float = _f(
+        0.5, "composite (a share) must beat the few-shot base by this, in absolute points", min=-1.0, max=1.0
+    )
+    composite_margin_kind: str = _f(
+        "absolute",
+        "absolute: composite - base's >= margin; gap: share of the base's shortfall "
+        "closed, (composite - base's) / (1 - base's) >= margin",
+        choices=("absolute", "gap"),
+    )
+    composite_gap_over_reader_base: float = _f(
+        0.5,
+        "share of the composite shortfall closed against the few-shot base that "
+        "also gets this project's outcome line (the strongest prompted base)",
+        min=-1.0,
+        max=1.0,
+    )
     q4_agreement: float = _f(0.90, "at least this share of Q4 replies equal the 16-bit model's", min=0.0, max=1.0)
-    q4_agreement_kind: str = _f("exact", "exact: the Q4 reply equals the 16-bit greedy reply; tie-aware: or the 16-bit "
-                                "model finds it at least half as likely as its own", choices=("exact", "tie-aware"))
-    max_guarded_share: float = _f(0.30, "at most this share of the model's replies may need the server's guard", min=0.0, max=1.0)
-    min_distinct_share: float = _f(0.10, "at least this share of spoken replies are distinct (catches collapse onto one line)", min=0.0, max=1.0)
+    q4_agreement_kind: str = _f(
+        "exact",
+        "exact: the Q4 reply equals the 16-bit greedy reply; tie-aware: or the 16-bit "
+        "model finds it at least half as likely as its own",
+        choices=("exact", "tie-aware"),
+    )
+    max_guarded_share: float = _f(
+        0.30, "at most this share of the model's replies may need the server's guard", min=0.0, max=1.0
+    )
+    min_distinct_share: float = _f(
+        0.10, "at least this share of spoken replies are distinct (catches collapse onto one line)", min=0.0, max=1.0
+    )
 
 
 @dataclass
 class EvalConfig:
-    n_events: int = _f(64, "test-split events scored beside the hand-written set (more: steadier numbers, slower)", min=1)
+    n_events: int = _f(
+        64, "test-split events scored beside the hand-written set (more: steadier numbers, slower)", min=1
+    )
     seed: int = _f(0, "seed for sampling events and replies", min=0)
     max_new_tokens: int = _f(12, "greedy tokens per reply; a reply cut off here counts as too long", min=4, max=64)
     kl_events: int = _f(24, "events teacher-forced for the Q4 vs F16 KL / perplexity delta (0 = skip)", min=0)
-    max_heldout: int | None = _f(None, "score only the first N hand-written events (null: all 96; quick test builds only)", min=1)
+    max_heldout: int | None = _f(
+        None, "score only the first N hand-written events (null: all 96; quick test builds only)", min=1
+    )
     score_checkpoints: bool = _f(True, "score the training checkpoints left on disk too (metrics vs steps; ~15 s each)")
     step_events: int = _f(16, "hand-written events scored per training checkpoint (metrics vs steps)", min=1)
-    sixteen_bit: str = _f("f16-gguf", "16-bit replies from the F16 GGUF (same runtime as Q4, ~5x faster) or the merged folder via transformers",
-                          choices=("f16-gguf", "transformers"))
+    sixteen_bit: str = _f(
+        "f16-gguf",
+        "16-bit replies from the F16 GGUF (same runtime as Q4, ~5x faster) or the merged folder via transformers",
+        choices=("f16-gguf", "transformers"),
+    )
     n_ctx: int = _f(1024, "context of the eval engines (few-shot prompts are longer than served ones)", min=256)
-    threads: int | None = _f(1, "CPU threads for eval; 1 is fastest on a busy machine (llama.cpp threads spin-wait), null: all cores", min=1)
+    threads: int | None = _f(
+        1, "CPU threads for eval; 1 is fastest on a busy machine (llama.cpp threads spin-wait), null: all cores", min=1
+    )
     gate: bool = _f(True, "seal the bundle only if every threshold passes")
     thresholds: EvalThresholds = field(default_factory=EvalThresholds, metadata={"doc": "the evaluation gate"})
 
@@ -254,7 +324,9 @@ def _build_section(cls, raw: Any, prefix: str, problems: list[str]):
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        problems.append(f"{prefix}: must be a mapping of keys, got {type(raw).__name__}. Fix: indent its keys under '{prefix}:'.")
+        problems.append(
+            f"{prefix}: must be a mapping of keys, got {type(raw).__name__}. Fix: indent its keys under '{prefix}:'."
+        )
         return cls()
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
@@ -300,8 +372,13 @@ def config_from_dict(raw: Any, source: str | None = None) -> BuildConfig:
     """Validate a parsed config mapping; raise one ConfigError listing every problem."""
     problems: list[str] = []
     if not isinstance(raw, dict):
-        raise ConfigError([f"the file must hold a mapping with sections {SECTIONS}, got {type(raw).__name__}. "
-                           "Fix: start from builder/configs/benaud-smollm2-135m.yaml."], source)
+        raise ConfigError(
+            [
+                f"the file must hold a mapping with sections {SECTIONS}, got {type(raw).__name__}. "
+                "Fix: start from builder/configs/benaud-smollm2-135m.yaml."
+            ],
+            source,
+        )
     sections = {}
     hints = typing.get_type_hints(BuildConfig)
     for key in raw:
@@ -321,8 +398,10 @@ def config_from_dict(raw: Any, source: str | None = None) -> BuildConfig:
 def _cross_section_problems(cfg: BuildConfig) -> list[str]:
     out = []
     if cfg.train.seq_len > cfg.export.n_ctx * 8:
-        out.append(f"train.seq_len: {cfg.train.seq_len} is far beyond export.n_ctx {cfg.export.n_ctx}; "
-                   "the model trains on contexts it never serves. Fix: lower seq_len or raise n_ctx.")
+        out.append(
+            f"train.seq_len: {cfg.train.seq_len} is far beyond export.n_ctx {cfg.export.n_ctx}; "
+            "the model trains on contexts it never serves. Fix: lower seq_len or raise n_ctx."
+        )
     return out
 
 
@@ -335,11 +414,13 @@ def load_config(path: str | Path) -> BuildConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([f"cannot read the config: {exc.strerror}. Fix: pass an existing YAML file."], str(path))
+        problem = f"cannot read the config: {exc.strerror}. Fix: pass an existing YAML file."
+        raise ConfigError([problem], str(path)) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError([f"not valid YAML: {exc}. Fix: check indentation and quoting at that line."], str(path))
+        problem = f"not valid YAML: {exc}. Fix: check indentation and quoting at that line."
+        raise ConfigError([problem], str(path)) from None
     return config_from_dict(raw if raw is not None else {}, source=str(path))
 
 

@@ -16,27 +16,58 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-import click
-
-from builder.bundle import (LOSS_CURVE_NAME, TRAIN_LOG_NAME, BuildError, assemble_candidate, candidate_dir,
-                            check_out_replaceable, dataset_hashes, file_hashes, recover, seal_and_publish,
-                            versions, write_model_card)
-from device.bundle import GGUF_NAME, MODELFILE_NAME
+from builder.bundle import (
+    LOSS_CURVE_NAME,
+    TRAIN_LOG_NAME,
+    BuildError,
+    assemble_candidate,
+    candidate_dir,
+    check_out_replaceable,
+    dataset_hashes,
+    file_hashes,
+    recover,
+    seal_and_publish,
+    versions,
+    write_model_card,
+)
+from device.errors import UserError
+from device.runtime.bundle import GGUF_NAME, MODELFILE_NAME
 from device.util import atomic_write_json
 
 STAGES = ("data", "base", "train", "merge", "export", "eval", "bundle")
-STAGE_DIRS = {"data": "data", "base": "base", "train": "train", "merge": "merged", "export": "export",
-              "eval": "eval", "bundle": "bundle"}
+STAGE_DIRS = {
+    "data": "data",
+    "base": "base",
+    "train": "train",
+    "merge": "merged",
+    "export": "export",
+    "eval": "eval",
+    "bundle": "bundle",
+}
 # Which config sections and which earlier stages decide each stage's result.
-SECTIONS = {"data": ("data",), "base": ("base",), "train": ("train",), "merge": ("merge",),
-            "export": ("export",), "eval": ("eval",), "bundle": ()}
-UPSTREAM = {"data": (), "base": (), "train": ("data", "base"), "merge": ("train", "base", "data"),
-            "export": ("merge",), "eval": ("export", "merge", "data", "train", "base"),
-            "bundle": ("eval", "export", "train", "base", "data")}
+SECTIONS = {
+    "data": ("data",),
+    "base": ("base",),
+    "train": ("train",),
+    "merge": ("merge",),
+    "export": ("export",),
+    "eval": ("eval",),
+    "bundle": (),
+}
+UPSTREAM = {
+    "data": (),
+    "base": (),
+    "train": ("data", "base"),
+    "merge": ("train", "base", "data"),
+    "export": ("merge",),
+    "eval": ("export", "merge", "data", "train", "base"),
+    "bundle": ("eval", "export", "train", "base", "data"),
+}
 MARKER = "_stage.json"
 
 
@@ -64,23 +95,26 @@ class Build:
             return None
 
     def fingerprint(self, stage: str) -> str:
-        inputs = {"stage": stage, "config": {s: asdict(getattr(self.cfg, s)) for s in SECTIONS[stage]},
-                  "upstream": {}}
+        inputs = {"stage": stage, "config": {s: asdict(getattr(self.cfg, s)) for s in SECTIONS[stage]}, "upstream": {}}
         for up in UPSTREAM[stage]:
             mark = self.marker(up)
             if mark is None:
-                raise BuildError(f"stage {stage} needs stage {up}, which has not completed in {self.root}. "
-                                 f"Run `suksham build` without --stage, or --stage {up} first.")
+                raise BuildError(
+                    f"stage {stage} needs stage {up}, which has not completed in {self.root}. "
+                    f"Run `suksham build` without --stage, or --stage {up} first."
+                )
             inputs["upstream"][up] = mark["fingerprint"]
         if stage == "base":
-            from builder.base import describe
+            from builder.train.base import describe
 
             inputs["base"] = describe(self.cfg.base)  # includes the base file's sha256
         return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def mark_done(self, stage: str, fingerprint: str, seconds: float, outputs: dict) -> None:
-        atomic_write_json(self.dir(stage) / MARKER, {"stage": stage, "fingerprint": fingerprint,
-                                                     "seconds": round(seconds, 1), **outputs})
+        atomic_write_json(
+            self.dir(stage) / MARKER,
+            {"stage": stage, "fingerprint": fingerprint, "seconds": round(seconds, 1), **outputs},
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +142,7 @@ def stage_data(b: Build):
 
 
 def stage_base(b: Build):
-    from builder.base import prepare_base, read_base_info
+    from builder.train.base import prepare_base, read_base_info
 
     prepare_base(b.cfg.base, b.dir("base"))
     info = read_base_info(b.dir("base"))
@@ -116,47 +150,60 @@ def stage_base(b: Build):
 
 
 def stage_train(b: Build):
-    from builder.train import train
+    from builder.train.loop import train
 
     result = train(b.cfg, b.dir("data"), b.dir("base"), b.dir("train"), resume=b.resume)
     r = result.to_dict()
-    return {"train": r}, (f"{r['method']} {r['last_step']} steps, {r['tokens_per_s']} tok/s, used {r['used']} "
-                          f"(val loss {r['best_val_loss']})")
+    return {"train": r}, (
+        f"{r['method']} {r['last_step']} steps, {r['tokens_per_s']} tok/s, used {r['used']} "
+        f"(val loss {r['best_val_loss']})"
+    )
 
 
 def stage_merge(b: Build):
-    from builder.merge import merge_from_config
+    from builder.train.merge import merge_from_config
 
     train = b.marker("train")["train"]
-    out = merge_from_config(b.cfg, b.dir("base"), train["adapter_dir"], b.dir("merge"),
-                            prompts_file=b.dir("data") / "val.jsonl")
+    out = merge_from_config(
+        b.cfg, b.dir("base"), train["adapter_dir"], b.dir("merge"), prompts_file=b.dir("data") / "val.jsonl"
+    )
     return {"merged": str(out)}, "greedy replies equal before and after merging"
 
 
 def stage_export(b: Build):
-    from builder.export import export_model
+    from builder.export.gguf import export_model
 
-    summary = export_model(b.dir("merge"), b.dir("export"), b.cfg.export, log=click.echo)
+    summary = export_model(b.dir("merge"), b.dir("export"), b.cfg.export, log=print)
     q = summary["quants"][summary["served_quant"]]
-    return {"export": summary}, (f"{summary['served_quant']} {q['bytes'] / 2**20:.1f} MB, fallback "
-                                 f"{q['fallback_reported']}, parity {'ok' if summary['parity']['passed'] else 'FAILED'}")
+    return {"export": summary}, (
+        f"{summary['served_quant']} {q['bytes'] / 2**20:.1f} MB, fallback "
+        f"{q['fallback_reported']}, parity {'ok' if summary['parity']['passed'] else 'FAILED'}"
+    )
 
 
 def run_eval_gate(candidate: Path, b: Build, export: dict):
-    """The evaluation engineer's gate (builder.evaluate), run on the candidate bundle folder."""
-    from builder.evaluate import evaluate_bundle_dir
+    """The evaluation engineer's gate (builder.eval.run), run on the candidate bundle folder."""
+    from builder.eval.run import evaluate_bundle_dir
 
     exp = b.dir("export")
     others = [*b.cfg.export.quant_types[1:], *b.cfg.export.extra_quants]
     extra = {q.lower(): exp / export["quants"][q]["file"] for q in dict.fromkeys(others) if q != "F16"}
-    return evaluate_bundle_dir(candidate, b.cfg, merged_dir=b.dir("merge"), out=b.dir("eval"),
-                               dataset_dir=b.dir("data"), extra_ggufs=extra, f16_gguf=exp / export["f16"],
-                               train_dir=b.dir("train"), base_dir=b.dir("base"))
+    return evaluate_bundle_dir(
+        candidate,
+        b.cfg,
+        merged_dir=b.dir("merge"),
+        out=b.dir("eval"),
+        dataset_dir=b.dir("data"),
+        extra_ggufs=extra,
+        f16_gguf=exp / export["f16"],
+        train_dir=b.dir("train"),
+        base_dir=b.dir("base"),
+    )
 
 
 def stage_eval(b: Build):
-    from builder.evaluate import manifest_summary, model_card_section
-    from device.gguf_header import read_metadata
+    from builder.eval.run import manifest_summary, model_card_section
+    from device.runtime.gguf_header import read_metadata
 
     export = b.marker("export")["export"]
     train = b.marker("train")["train"]
@@ -169,27 +216,33 @@ def stage_eval(b: Build):
     if train.get("plot_path") and Path(train["plot_path"]).is_file():
         files[LOSS_CURVE_NAME] = Path(train["plot_path"])
     cand = assemble_candidate(b.out, files)
-    click.echo(f"  candidate bundle assembled in {cand}; running the evaluation gate there")
+    print(f"  candidate bundle assembled in {cand}; running the evaluation gate there")
     result = run_eval_gate(cand, b, export)
     summary = manifest_summary(result.report)
     fields = manifest_fields(b, export, summary, has_curve=LOSS_CURVE_NAME in files)
     meta = read_metadata(cand / GGUF_NAME)
     width = meta.get(f"{meta.get('general.architecture')}.embedding_length")
-    write_model_card(cand, export=export, manifest_fields=fields,
-                     eval_section=model_card_section(result.report), width=width)
+    write_model_card(
+        cand, export=export, manifest_fields=fields, eval_section=model_card_section(result.report), width=width
+    )
     if not result.passed:
-        raise BuildError("the evaluation gate failed; the bundle was not sealed and "
-                         f"{b.out} was left as it was:\n  " + "\n  ".join(result.failures)
-                         + f"\nThe candidate and its eval.json are in {cand} for inspection.")
-    return ({"candidate": str(cand), "candidate_files": file_hashes(cand), "manifest_fields": fields},
-            f"gate passed (composite {summary.get('composite')})")
+        raise BuildError(
+            "the evaluation gate failed; the bundle was not sealed and "
+            f"{b.out} was left as it was:\n  "
+            + "\n  ".join(result.failures)
+            + f"\nThe candidate and its eval.json are in {cand} for inspection."
+        )
+    return (
+        {"candidate": str(cand), "candidate_files": file_hashes(cand), "manifest_fields": fields},
+        f"gate passed (composite {summary.get('composite')})",
+    )
 
 
 def manifest_fields(b: Build, export: dict, eval_summary: dict, has_curve: bool) -> dict:
     train = b.marker("train")["train"]
     data = b.marker("data")["dataset"]
     base = b.marker("base")["base"]
-    from builder.evaluate import heldout_sha256
+    from builder.eval.run import heldout_sha256
 
     return {
         "gguf": GGUF_NAME,
@@ -201,13 +254,28 @@ def manifest_fields(b: Build, export: dict, eval_summary: dict, has_curve: bool)
         "base": base,
         "dataset": {**data, "heldout_sha256": heldout_sha256()},
         "hyperparameters": {**asdict(b.cfg.train), **(train.get("hyperparameters") or {})},
-        "training": {k: train.get(k) for k in ("method", "used", "best_step", "best_val_loss", "last_step",
-                                               "stopped_early", "train_tokens", "tokens_per_s", "wall_seconds",
-                                               "peak_mem_mb", "linear4bit_layers")},
+        "training": {
+            k: train.get(k)
+            for k in (
+                "method",
+                "used",
+                "best_step",
+                "best_val_loss",
+                "last_step",
+                "stopped_early",
+                "train_tokens",
+                "tokens_per_s",
+                "wall_seconds",
+                "peak_mem_mb",
+                "linear4bit_layers",
+            )
+        },
         "export": {k: export[k] for k in ("served_quant", "stops", "end_of_turn")}
-        | {"tensor_types": export["quants"][export["served_quant"]]["tensor_types"],
-           "fallback": export["quants"][export["served_quant"]]["fallback_reported"],
-           "parity": export.get("parity", {}).get("checks")},
+        | {
+            "tensor_types": export["quants"][export["served_quant"]]["tensor_types"],
+            "fallback": export["quants"][export["served_quant"]]["fallback_reported"],
+            "parity": export.get("parity", {}).get("checks"),
+        },
         "versions": versions(),
         "eval": eval_summary,
         "config": {"file": b.config_path.name, **b.cfg.to_dict()},
@@ -216,14 +284,14 @@ def manifest_fields(b: Build, export: dict, eval_summary: dict, has_curve: bool)
 
 
 def _system_prompt() -> str:
-    from device.prompt import SYSTEM_PROMPT
+    from device.commentary.render import SYSTEM_PROMPT
 
     return SYSTEM_PROMPT
 
 
 def _published(b: Build, expected: dict) -> bool:
     """OUT already holds exactly the gated candidate's files, sealed."""
-    from device.bundle import BundleError, verify_bundle
+    from device.runtime.bundle import BundleError, verify_bundle
 
     try:
         verify_bundle(b.out)
@@ -243,8 +311,15 @@ def stage_bundle(b: Build):
     return {"manifest_files": manifest["files"]}, f"sealed and published to {b.out}"
 
 
-RUNNERS = {"data": stage_data, "base": stage_base, "train": stage_train, "merge": stage_merge,
-           "export": stage_export, "eval": stage_eval, "bundle": stage_bundle}
+RUNNERS = {
+    "data": stage_data,
+    "base": stage_base,
+    "train": stage_train,
+    "merge": stage_merge,
+    "export": stage_export,
+    "eval": stage_eval,
+    "bundle": stage_bundle,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,15 +330,15 @@ def run_build(config_path, out, stage: str | None = None, resume: bool = True) -
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     b = Build(cfg, Path(config_path), Path(out), resume)
     note = recover(b.out)
     if note:
-        click.echo(note)
+        print(note)
     try:
         check_out_replaceable(b.out)
     except BuildError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     b.root.mkdir(parents=True, exist_ok=True)
     if stage:
         _check_upstream_current(b, stage)
@@ -286,16 +361,19 @@ def _check_upstream_current(b: Build, stage: str) -> None:
             frontier.extend(UPSTREAM[up])
     for up in [s for s in STAGES if s in needed]:
         if b.marker(up) is None:
-            raise click.ClickException(f"stage {stage} needs stage {up}, which has not completed in {b.root}. "
-                                       f"Run `suksham build` without --stage, or --stage {up} first.")
+            raise UserError(
+                f"stage {stage} needs stage {up}, which has not completed in {b.root}. "
+                f"Run `suksham build` without --stage, or --stage {up} first."
+            )
         try:
             current = b.fingerprint(up)
         except BuildError as exc:
-            raise click.ClickException(f"stage {stage} cannot run alone: {exc}") from exc
+            raise UserError(f"stage {stage} cannot run alone: {exc}") from exc
         if b.marker(up).get("fingerprint") != current:
-            raise click.ClickException(
+            raise UserError(
                 f"stage {stage} cannot run alone: stage {up} is out of date for this config (its inputs changed). "
-                f"Run `suksham build` without --stage, or --stage {up} first.")
+                f"Run `suksham build` without --stage, or --stage {up} first."
+            )
 
 
 def _run_stage(b: Build, name: str, counter: str) -> None:
@@ -307,24 +385,24 @@ def _run_stage(b: Build, name: str, counter: str) -> None:
         old = b.marker(name)
         # The bundle stage always runs when asked: publishing is cheap and OUT may have been removed.
         if b.resume and old and old.get("fingerprint") == fp and _still_there(b, name, old):
-            click.echo(f"{counter} {name}: up to date, skipped ({b.dir(name)})")
+            print(f"{counter} {name}: up to date, skipped ({b.dir(name)})")
             b.rows.append((name, "skipped", 0.0, "inputs unchanged"))
             return
-        click.echo(f"{counter} {name} ...")
+        print(f"{counter} {name} ...")
         (b.dir(name) / MARKER).unlink(missing_ok=True)  # not done until it finishes again
         outputs, note = RUNNERS[name](b)
         secs = time.perf_counter() - t0
         b.mark_done(name, fp, secs, outputs)
     except KeyboardInterrupt:
-        click.echo(f"{counter} {name}: interrupted; {b.out} was not touched. Re-run to resume.", err=True)
+        print(f"{counter} {name}: interrupted; {b.out} was not touched. Re-run to resume.", file=sys.stderr)
         raise
     except (BuildError, ConfigError, ValueError, RuntimeError, OSError) as exc:
         secs = time.perf_counter() - t0
         b.rows.append((name, "FAILED", secs, str(exc).splitlines()[0][:60]))
         _summary(b, None)
-        raise click.ClickException(f"stage {name} failed: {exc}") from exc
+        raise UserError(f"stage {name} failed: {exc}") from exc
     b.rows.append((name, "done", secs, note))
-    click.echo(f"{counter} {name}: done in {secs:.1f} s - {note}")
+    print(f"{counter} {name}: done in {secs:.1f} s - {note}")
 
 
 def _still_there(b: Build, name: str, marker: dict) -> bool:
@@ -340,10 +418,10 @@ def _still_there(b: Build, name: str, marker: dict) -> bool:
 
 def _summary(b: Build, total: float | None) -> None:
     width = max(len(r[3]) for r in b.rows) if b.rows else 10
-    click.echo("")
-    click.echo(f"{'stage':<8} {'status':<8} {'seconds':>8}  note")
-    click.echo(f"{'-' * 8} {'-' * 8} {'-' * 8}  {'-' * min(width, 70)}")
+    print("")
+    print(f"{'stage':<8} {'status':<8} {'seconds':>8}  note")
+    print(f"{'-' * 8} {'-' * 8} {'-' * 8}  {'-' * min(width, 70)}")
     for name, status, secs, note in b.rows:
-        click.echo(f"{name:<8} {status:<8} {secs:>8.1f}  {note}")
+        print(f"{name:<8} {status:<8} {secs:>8.1f}  {note}")
     if total is not None:
-        click.echo(f"{'total':<8} {'':<8} {total:>8.1f}  bundle: {b.out}")
+        print(f"{'total':<8} {'':<8} {total:>8.1f}  bundle: {b.out}")

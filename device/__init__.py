@@ -1,6 +1,8 @@
 """Suksham-Benaud device runtime: serves a Benaud bundle from a Raspberry Pi's CPU.
 
-Nothing in this package imports torch; llama.cpp is touched only by `device.engine`.
+Nothing in this package imports torch; llama.cpp is touched only by `device.runtime.engine`.
 """
 
-__version__ = "0.1.0"
+from device.settings import version
+
+__version__ = version()

@@ -12,6 +12,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 @pytest.fixture(scope="session")
 def smollm2_gguf():
-    from device.models import smollm2_gguf_path
+    from device.runtime.models import smollm2_gguf_path
 
     return smollm2_gguf_path()

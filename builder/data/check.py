@@ -7,7 +7,8 @@ Accepted lines (one JSON object each):
 A chat line may carry "truth": {"delivery", "context"} (as `suksham dataset` writes): the reply is then
 checked against that delivery rather than against a reading of the user text.
 Every bad line gets a numbered error that says what is wrong and how to fix it; nothing is skipped
-silently (blank lines are errors too). Any bad line makes the command fail (click.ClickException).
+silently (blank lines are errors too). Any bad line makes the command fail (a device.errors.UserError,
+which the CLI prints).
 
     suksham dataset --check my_pairs.jsonl
 """
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from device.errors import UserError
 
 MAX_ERRORS_SHOWN = 200
 ROLES = ("system", "user", "assistant")
@@ -30,10 +33,10 @@ def _event_of_chat(msgs, problems: list[str]):
             problems.append(f'messages[{i}] must be an object with "role" and "content"')
             return None, None
         if m["role"] not in ROLES:
-            problems.append(f'messages[{i}].role is {m["role"]!r}; use one of {", ".join(ROLES)}')
+            problems.append(f"messages[{i}].role is {m['role']!r}; use one of {', '.join(ROLES)}")
             return None, None
         if not isinstance(m["content"], str):
-            problems.append(f"messages[{i}].content must be a string (use \"\" for silence)")
+            problems.append(f'messages[{i}].content must be a string (use "" for silence)')
             return None, None
     roles = [m["role"] for m in msgs]
     body = roles[1:] if roles[0] == "system" else roles
@@ -50,7 +53,9 @@ def _event_of_chat(msgs, problems: list[str]):
 
 def check_line(obj) -> list[str]:
     """Problems with one parsed line (empty list = fine)."""
-    from device import manner, prompt
+    from device.commentary import manner
+    from device.commentary.delivery import read_delivery, read_text
+    from device.commentary.events import EventError
 
     problems: list[str] = []
     if not isinstance(obj, dict):
@@ -58,8 +63,10 @@ def check_line(obj) -> list[str]:
     # a chat line may carry metadata ("event", "canonical", "truth"), as `suksham dataset` writes it
     forms = ["messages"] if "messages" in obj else [k for k in ("event", "delivery") if k in obj]
     if len(forms) != 1:
-        return ['give exactly one of "messages" (chat format), "event" (text) or "delivery" (Cricsheet), '
-                f"found {forms or 'none'}"]
+        return [
+            'give exactly one of "messages" (chat format), "event" (text) or "delivery" (Cricsheet), '
+            f"found {forms or 'none'}"
+        ]
     if forms[0] == "messages":
         event, reply = _event_of_chat(obj["messages"], problems)
         if event is None:
@@ -81,12 +88,12 @@ def check_line(obj) -> list[str]:
         if truth is not None:  # our own dataset lines carry the delivery they were made from
             if not isinstance(truth, dict) or not isinstance(truth.get("delivery"), dict):
                 return problems + ['"truth" must be {"delivery": {...}, "context": {...}}']
-            canon = prompt.read_delivery(truth["delivery"], truth.get("context"))
+            canon = read_delivery(truth["delivery"], truth.get("context"))
         elif event[0] == "text":
-            canon = prompt.read_text(_strip_outcome_line(event[1]))
+            canon = read_text(_strip_outcome_line(event[1]))
         else:
-            canon = prompt.read_delivery(event[1], obj.get("context"))
-    except prompt.EventError as exc:
+            canon = read_delivery(event[1], obj.get("context"))
+    except EventError as exc:
         return problems + [f"the event cannot be read: {exc}"]
     for code in manner.check_reply(reply, canon):
         problems.append(_explain(code, reply, canon))
@@ -102,13 +109,14 @@ def _strip_outcome_line(user: str) -> str:
 
 
 def _explain(code: str, reply: str, canon) -> str:
-    from device.manner import MAX_WORDS
+    from device.commentary.manner import MAX_WORDS
 
     kind, _, why = code.partition(":")
     msg = {
         "too_long": f"reply {reply!r} has {len(reply.split())} words; Benaud uses at most {MAX_WORDS}",
         "exclamation": f"reply {reply!r} has an exclamation mark; drop it, understatement is the point",
-        "banned": f"reply {reply!r} uses {why!r}, which the manner forbids (no we/they/us for a team, no tragedy/disaster)",
+        "banned": f"reply {reply!r} uses {why!r}, which the manner forbids "
+        "(no we/they/us for a team, no tragedy/disaster)",
         "silent_on_wicket": f"the reply is silent on a wicket ({canon.dismissal or 'out'}); say something short",
         "contradiction": f"reply {reply!r} contradicts the event (outcome {canon.outcome}): {why}",
         "echo": f"reply {reply!r} only repeats the event text; react to it instead",
@@ -133,23 +141,21 @@ def check_lines(lines: list[str]) -> tuple[int, list[str]]:
 
 
 def check_file(path: Path) -> int:
-    """Validate `path`; print a summary; raise click.ClickException listing every bad line."""
-    import click
-
+    """Validate `path`; print a summary; raise UserError listing every bad line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise click.ClickException(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8")
+        raise UserError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the newline that ends the last line
     if not lines:
-        raise click.ClickException(f"{path} is empty: expected one JSON object per line")
+        raise UserError(f"{path} is empty: expected one JSON object per line")
     n, errors = check_lines(lines)
     bad = len({e.split(":", 1)[0] for e in errors})
     if errors:
         shown = errors[:MAX_ERRORS_SHOWN]
         more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
-        raise click.ClickException(f"{path}: {bad} of {n} lines are bad\n" + "\n".join(shown) + more)
-    click.echo(f"{path}: all {n} lines are fine")
+        raise UserError(f"{path}: {bad} of {n} lines are bad\n" + "\n".join(shown) + more)
+    print(f"{path}: all {n} lines are fine")
     return n

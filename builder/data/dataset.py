@@ -5,9 +5,9 @@
 
 Pipeline: simulate matches (simulator.py) -> split by match (80/10/10, per format) -> pick events
 per class, oversampling the rare ones on purpose (wickets, boundaries, drops, milestones) -> render
-each as the structured delivery (via device.prompt, exactly as served), a Cricinfo line, a plain
+each as the structured delivery (via device.commentary, exactly as served), a Cricinfo line, a plain
 sentence or scorer shorthand (styles.py), about 20% as raw text with no outcome line -> reply from
-the bank (replies.py), which must pass device.manner.check_reply -> drop val/test prompts seen in
+the bank (replies.py), which must pass device.commentary.manner.check_reply -> drop val/test prompts seen in
 train -> write files and report (report.py: card, stats, contamination).
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,24 +23,31 @@ from pathlib import Path
 from builder.data import names
 from builder.data.replies import ALLOW_UNFIT, GENERIC, UNCLEAR_REPLIES, UNCLEAR_TEXTS, Shown, _pron, choose_reply
 from builder.data.simulator import Event, simulate_match
+from builder.data.spec import (
+    DEFAULT_SEED,
+    MAX_COPIES,
+    MAX_PROMPT_TOKENS,
+    MIX,
+    RAW_SHARE_OF_TEXT,
+    STYLE_MIX,
+    UNCLEAR_SHARE,
+    normalise,
+)
 from builder.data.styles import TEXT_STYLES, render
+from device.commentary.delivery import read_delivery, read_text
+from device.commentary.render import build_messages
 
-DEFAULT_SEED = 1234
-MAX_PROMPT_TOKENS = 60
 # (format, gender, matches); Tests are long, so few of them already give thousands of balls.
-SCHEDULE = [("T20", "male", 70), ("T20", "female", 60), ("ODI", "male", 30), ("ODI", "female", 25),
-            ("Test", "male", 9), ("Test", "female", 5)]
+SCHEDULE = [
+    ("T20", "male", 70),
+    ("T20", "female", 60),
+    ("ODI", "male", 30),
+    ("ODI", "female", 25),
+    ("Test", "male", 9),
+    ("Test", "female", 5),
+]
 SPLIT_SHARE = {"train": 0.8, "val": 0.1, "test": 0.1}
-EXAMPLES = {"train": 4800, "val": 520, "test": 520}   # before dropping val/test prompts seen in train
-# Target share of each pool in the data, against ~1-5% natural frequency for wickets and boundaries:
-# the model must learn the rare moments, and routine balls teach little beyond "be quiet".
-MIX = {"dot": 0.16, "runs": 0.14, "four": 0.11, "six": 0.07, "wicket": 0.22, "dropped": 0.05, "wide": 0.04,
-       "noball": 0.025, "byes": 0.015, "legbyes": 0.025,
-       "milestone": 0.04, "day_start": 0.025, "hat_trick": 0.012, "review": 0.02, "chase": 0.018, "maiden": 0.01}
-STYLE_MIX = {"structured": 0.4, "cricinfo": 0.2, "plain": 0.2, "shorthand": 0.2}
-RAW_SHARE_OF_TEXT = 1 / 3   # text styles are 60% of prompts, so about 20% of all prompts are raw text
-MAX_COPIES = 3              # renderings of one event at most (rare pools are small in val/test)
-UNCLEAR_SHARE = 0.02        # text that states no outcome ("Starc to Kohli"): the model must not invent one
+EXAMPLES = {"train": 4800, "val": 520, "test": 520}  # before dropping val/test prompts seen in train
 
 
 @dataclass
@@ -70,7 +76,7 @@ class TokenCounter:
 
             from llama_cpp import Llama
 
-            from device.models import smollm2_gguf_path
+            from device.runtime.models import smollm2_gguf_path
 
             with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
                 self._llm = Llama(model_path=str(smollm2_gguf_path()), vocab_only=True, verbose=False)
@@ -84,11 +90,6 @@ class TokenCounter:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
-def normalise(text: str) -> str:
-    """The key for 'same prompt': lower case, punctuation and spacing ignored."""
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower()).split())
-
-
 def _schedule(rng: random.Random, scale: float = 1.0) -> dict[str, list[tuple[str, str, str]]]:
     """Match ids per split, split per format and gender so every split has every kind of match."""
     out: dict[str, list] = {s: [] for s in SPLIT_SHARE}
@@ -99,13 +100,13 @@ def _schedule(rng: random.Random, scale: float = 1.0) -> dict[str, list[tuple[st
         n_val = max(1, round(n * SPLIT_SHARE["val"]))
         n_test = max(1, round(n * SPLIT_SHARE["test"]))
         out["val"] += ids[:n_val]
-        out["test"] += ids[n_val:n_val + n_test]
-        out["train"] += ids[n_val + n_test:]
+        out["test"] += ids[n_val : n_val + n_test]
+        out["train"] += ids[n_val + n_test :]
     return out
 
 
 def prompt_context(ev: Event) -> dict:
-    """The context a scorer would send with this delivery (device.prompt reads these keys)."""
+    """The context a scorer would send with this delivery (device.commentary reads these keys)."""
     ctx = dict(ev.context)
     if ev.flags.get("hat_trick_ball"):
         ctx["hat_trick_ball"] = True
@@ -165,12 +166,12 @@ class Renderer:
     """Turns (event, pool) into one checked Example, or None with the reason counted."""
 
     def __init__(self, seed: int):
-        from device import manner, prompt  # the shared formatter and checker: one truth for all
+        from device.commentary import manner
 
-        self.prompt, self.manner = prompt, manner
+        self.manner = manner
         self.rng = random.Random(f"render:{seed}")
         self.counts: Counter = Counter()
-        self.reader: Counter = Counter()   # (style, agreed/unclear/wrong)
+        self.reader: Counter = Counter()  # (style, agreed/unclear/wrong)
         self.reader_misses: list = []
         self.tokens = TokenCounter()
         self.unfit: Counter = Counter()
@@ -186,22 +187,29 @@ class Renderer:
         note = ctx.get("note", "")
         seen |= {"chase"} if "needed" in note else set()
         seen |= {"maiden"} if "maiden" in note else set()
-        return Shown(batter=names.surname(d["batter"]), bowler=names.surname(d["bowler"]),
-                     fielder=names.surname(fielder) if fielder else None, detail=False, ctx=frozenset(seen))
+        return Shown(
+            batter=names.surname(d["batter"]),
+            bowler=names.surname(d["bowler"]),
+            fielder=names.surname(fielder) if fielder else None,
+            detail=False,
+            ctx=frozenset(seen),
+        )
 
     def example(self, ev: Event, pool: str, style: str, raw: bool) -> Example | None:
-        rng, P = self.rng, self.prompt
+        rng = self.rng
         ctx = prompt_context(ev)
         truth_event = {"delivery": ev.delivery, "context": dict(ctx)}
-        truth = P.read_delivery(ev.delivery, ctx)
+        truth = read_delivery(ev.delivery, ctx)
         if truth.outcome != ev.klass:  # the simulator's class must be the one the prompt states
-            raise RuntimeError(f"simulator class {ev.klass!r} but device.prompt reads {truth.outcome!r}: {ev.delivery}")
+            raise RuntimeError(
+                f"simulator class {ev.klass!r} but device.commentary reads {truth.outcome!r}: {ev.delivery}"
+            )
         if style == "structured":
             for key in ("score", "match_type"):  # scorers do not always send everything
                 if key in ctx and rng.random() < 0.08:
                     ctx.pop(key)
                     ctx.pop("target", None)
-            messages = P.build_messages(delivery=ev.delivery, context=ctx)
+            messages = build_messages(delivery=ev.delivery, context=ctx)
             shown, seen_event = self._shown_structured(ev, ctx), truth
             event = {"delivery": ev.delivery, "context": ctx}
         else:
@@ -209,20 +217,27 @@ class Renderer:
                 return self.example(ev, pool, "structured", False)  # text templates do not say both
             for _attempt in range(4):
                 text, shown = render(rng, ev, style)
-                read = P.read_text(text)
+                read = read_text(text)
                 ok = read.outcome == truth.outcome and (read.outcome != "wicket" or read.dismissal == truth.dismissal)
                 verdict = "agreed" if ok else ("unclear" if read.outcome == "unclear" else "wrong")
                 self.reader[(style, verdict)] += 1
                 if verdict == "wrong" and len(self.reader_misses) < 400:
-                    self.reader_misses.append({"text": text, "truth": truth.outcome, "truth_kind": truth.dismissal,
-                                               "read": read.outcome, "read_kind": read.dismissal})
+                    self.reader_misses.append(
+                        {
+                            "text": text,
+                            "truth": truth.outcome,
+                            "truth_kind": truth.dismissal,
+                            "read": read.outcome,
+                            "read_kind": read.dismissal,
+                        }
+                    )
                 if raw or verdict != "wrong":
                     break
             else:
                 raw = True  # the reader misreads every phrasing: teach the raw text, with no outcome line
-            messages = P.build_messages(text=text, outcome_line=not raw)
+            messages = build_messages(text=text, outcome_line=not raw)
             event = {"text": text}
-            seen_event = truth if raw else P.read_text(text)
+            seen_event = truth if raw else read_text(text)
         user = messages[1]["content"]
         n_tokens = self.tokens(user)
         if n_tokens > MAX_PROMPT_TOKENS:
@@ -234,25 +249,37 @@ class Renderer:
             return None
         messages = messages + [{"role": "assistant", "content": reply}]
         w = (ev.delivery.get("wickets") or [{}])[0]
-        meta = {"outcome": truth.outcome, "dismissal": truth.dismissal, "pool": pool, "style": style,
-                "outcome_line": not raw if style != "structured" else True, "silent": reply == "",
-                "reply_source": how, "prompt_tokens": n_tokens, "match_id": ev.match_id, "match_type": ev.match_type, "gender": ev.gender,
-                "player_out_is_batter": w.get("player_out", ev.delivery["batter"]) == ev.delivery["batter"],
-                "event": event, "canonical": truth.to_dict(), "truth": truth_event}
+        meta = {
+            "outcome": truth.outcome,
+            "dismissal": truth.dismissal,
+            "pool": pool,
+            "style": style,
+            "outcome_line": not raw if style != "structured" else True,
+            "silent": reply == "",
+            "reply_source": how,
+            "prompt_tokens": n_tokens,
+            "match_id": ev.match_id,
+            "match_type": ev.match_type,
+            "gender": ev.gender,
+            "player_out_is_batter": w.get("player_out", ev.delivery["batter"]) == ev.delivery["batter"],
+            "event": event,
+            "canonical": truth.to_dict(),
+            "truth": truth_event,
+        }
         return Example(messages=messages, meta=meta)
 
     def unclear(self, ev: Event) -> Example | None:
         """An event text with no outcome in it; the reply is silence or claims nothing."""
-        rng, P = self.rng, self.prompt
+        rng = self.rng
         d = ev.delivery
         shown = {"batter": names.surname(d["batter"]), "bowler": names.surname(d["bowler"])}
         text = rng.choice(UNCLEAR_TEXTS).format(**shown)
-        read = P.read_text(text)
+        read = read_text(text)
         if read.outcome != "unclear":
             self.reader[("unclear", "wrong")] += 1
             return None
         self.reader[("unclear", "agreed")] += 1
-        messages = P.build_messages(text=text)
+        messages = build_messages(text=text)
         # "Drinks" or "New ball taken" get silence or a neutral line, never one naming somebody
         pool = [r for r in UNCLEAR_REPLIES if "{bowler}" not in r or shown["bowler"] in text]
         if not any(n in text for n in shown.values()):
@@ -263,10 +290,23 @@ class Renderer:
                 break
         else:
             return None
-        meta = {"outcome": "unclear", "dismissal": None, "pool": "unclear", "style": "unclear", "outcome_line": True,
-                "silent": reply == "", "reply_source": "unclear", "prompt_tokens": self.tokens(messages[1]["content"]),
-                "match_id": ev.match_id, "match_type": ev.match_type, "gender": ev.gender, "player_out_is_batter": True,
-                "event": {"text": text}, "canonical": read.to_dict(), "truth": None}
+        meta = {
+            "outcome": "unclear",
+            "dismissal": None,
+            "pool": "unclear",
+            "style": "unclear",
+            "outcome_line": True,
+            "silent": reply == "",
+            "reply_source": "unclear",
+            "prompt_tokens": self.tokens(messages[1]["content"]),
+            "match_id": ev.match_id,
+            "match_type": ev.match_type,
+            "gender": ev.gender,
+            "player_out_is_batter": True,
+            "event": {"text": text},
+            "canonical": read.to_dict(),
+            "truth": None,
+        }
         return Example(messages=messages + [{"role": "assistant", "content": reply}], meta=meta)
 
     def _problems(self, reply: str, truth, seen_event, user: str) -> list[str]:
@@ -331,10 +371,20 @@ def build(seed: int = DEFAULT_SEED, scale: float = 1.0) -> dict:
                 out.insert(s_rng.randrange(len(out) + 1), ex)
         splits[split] = out
     dropped = _dedupe(splits)
-    return {**splits, "info": {"seed": seed, "natural": natural, "render_counts": renderer.counts,
-                               "reader": renderer.reader, "tokens_exact": renderer.tokens.exact, "reader_misses": renderer.reader_misses[:40],
-                               "dedupe": dropped, "kinds": kinds_seen,
-                               "matches": {s: len(m) for s, m in schedule.items()}}}
+    return {
+        **splits,
+        "info": {
+            "seed": seed,
+            "natural": natural,
+            "render_counts": renderer.counts,
+            "reader": renderer.reader,
+            "tokens_exact": renderer.tokens.exact,
+            "reader_misses": renderer.reader_misses[:40],
+            "dedupe": dropped,
+            "kinds": kinds_seen,
+            "matches": {s: len(m) for s, m in schedule.items()},
+        },
+    }
 
 
 def _style(rng: random.Random, copy: int) -> str:
@@ -389,8 +439,6 @@ def write_dataset(out: Path, seed: int | None = None, scale: float = 1.0) -> dic
 
 def main(out=None, seed=None, check=None, **_ignored) -> None:
     """Entry point of `suksham dataset`: --check FILE validates; otherwise --out DIR is written."""
-    import click
-
     if check is not None:
         from builder.data.check import check_file
 
@@ -398,9 +446,13 @@ def main(out=None, seed=None, check=None, **_ignored) -> None:
         return
     stats = write_dataset(Path(out), seed)
     sizes = stats["sizes"]
-    click.echo(f"wrote {out}: train {sizes['train']}, val {sizes['val']}, test {sizes['test']} examples")
-    click.echo(f"  silence {stats['silence_share']['train']:.1%} of train, {stats['distinct_replies']} distinct replies,"
-               f" raw-text prompts {stats['raw_share']['train']:.1%}, max prompt ~{stats['prompt_tokens']['max']} tokens")
-    click.echo(f"  contamination: {stats['contamination']['exact']} exact, "
-               f"{stats['contamination']['near_share']:.1%} of test near-duplicate, "
-               f"{stats['contamination']['template_share']:.0%} share a template with train (see dataset_card.md)")
+    print(f"wrote {out}: train {sizes['train']}, val {sizes['val']}, test {sizes['test']} examples")
+    print(
+        f"  silence {stats['silence_share']['train']:.1%} of train, {stats['distinct_replies']} distinct replies,"
+        f" raw-text prompts {stats['raw_share']['train']:.1%}, max prompt ~{stats['prompt_tokens']['max']} tokens"
+    )
+    print(
+        f"  contamination: {stats['contamination']['exact']} exact, "
+        f"{stats['contamination']['near_share']:.1%} of test near-duplicate, "
+        f"{stats['contamination']['template_share']:.0%} share a template with train (see dataset_card.md)"
+    )

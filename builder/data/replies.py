@@ -2,7 +2,7 @@
 
 Replies are keyed by event class, dismissal kind, how the ball was played (only when the prompt shows
 it) and context (milestones, start of day, hat-trick ball, the end of a chase). Every line here is at
-most five words, has no "!", no "we/they/us" and no "tragedy/disaster"; `device.manner.check_reply`
+most five words, has no "!", no "we/they/us" and no "tragedy/disaster"; `device.commentary.manner.check_reply`
 still runs over every pair the dataset writes. `{him}`/`{he}`/`{his}` follow the match's gender;
 `{batter}`, `{bowler}`, `{fielder}` are the surnames the prompt itself shows.
 
@@ -17,71 +17,313 @@ from dataclasses import dataclass
 CATCHPHRASES = ("Marvellous.", "Got {him}.", "Morning, everyone.")
 
 GENERIC = {
-    "dot": ["Dot ball.", "No run.", "Nothing doing.", "Good ball.", "Tight line.", "Well bowled.", "Tidy.",
-            "Pressure building.", "Right on the spot.", "Good length.", "Keeps it tight.", "Nagging line.",
-            "Another dot.", "Probing stuff.", "No way through.", "Good areas.", "Hard to score off.",
-            "Patient.", "Accurate.", "Nothing in it.", "Disciplined bowling.", "Not a run there.",
-            "Dries up.", "Choking the runs.", "Just short of a length.", "Asking questions.", "Tight."],
-    "runs1": ["One more.", "Single.", "Quick single.", "Rotates the strike.", "Keeps it moving.", "Easy single.",
-              "Just the one.", "Ticks over.", "Scoreboard moves.", "Sensible cricket.", "One to the total.",
-              "Strike rotated.", "Tucked away, one.", "Nice and easy.", "Keeps the board moving."],
-    "runs2": ["Two more.", "Good running.", "Hard-run two.", "Back for two.", "Well run.", "Two.",
-              "Couple more.", "Pushing hard for two.", "Smart running.", "Two to the total."],
+    "dot": [
+        "Dot ball.",
+        "No run.",
+        "Nothing doing.",
+        "Good ball.",
+        "Tight line.",
+        "Well bowled.",
+        "Tidy.",
+        "Pressure building.",
+        "Right on the spot.",
+        "Good length.",
+        "Keeps it tight.",
+        "Nagging line.",
+        "Another dot.",
+        "Probing stuff.",
+        "No way through.",
+        "Good areas.",
+        "Hard to score off.",
+        "Patient.",
+        "Accurate.",
+        "Nothing in it.",
+        "Disciplined bowling.",
+        "Not a run there.",
+        "Dries up.",
+        "Choking the runs.",
+        "Just short of a length.",
+        "Asking questions.",
+        "Tight.",
+    ],
+    "runs1": [
+        "One more.",
+        "Single.",
+        "Quick single.",
+        "Rotates the strike.",
+        "Keeps it moving.",
+        "Easy single.",
+        "Just the one.",
+        "Ticks over.",
+        "Scoreboard moves.",
+        "Sensible cricket.",
+        "One to the total.",
+        "Strike rotated.",
+        "Tucked away, one.",
+        "Nice and easy.",
+        "Keeps the board moving.",
+    ],
+    "runs2": [
+        "Two more.",
+        "Good running.",
+        "Hard-run two.",
+        "Back for two.",
+        "Well run.",
+        "Two.",
+        "Couple more.",
+        "Pushing hard for two.",
+        "Smart running.",
+        "Two to the total.",
+    ],
     "runs3": ["Three.", "Three more.", "Well run, three.", "Good legs.", "Hard running.", "Excellent running."],
     "runs_allrun": ["Plenty of running.", "Ran every one.", "Good legs.", "Hard running.", "Long way to run."],
-    "four": ["Four.", "Boundary.", "That's four.", "Into the fence.", "Races away.", "Finds the gap.",
-             "No stopping that.", "Too quick for the field.", "Four more."],
-    "four_praise": ["Lovely shot.", "Beautifully played.", "Glorious.", "Shot.", "Crisp.", "Superb timing.",
-                    "Class.", "Elegant.", "Pierced the field.", "Timed to perfection.", "Pure timing.",
-                    "Sweetly struck.", "Right out of the middle.", "Lovely stroke.", "Handsome shot.",
-                    "Exquisite.", "Delightful.", "That's a good shot.", "Picked the gap.", "Just placed it."],
-    "six": ["Six.", "That's six.", "Huge.", "Into the stands.", "Massive hit.", "Enormous.", "Clean strike.",
-            "Maximum.", "Big hit.", "Over the rope.", "Sails over.", "A long way back.", "Cleared the rope.",
-            "Up and over.", "Six more.", "Well hit.", "Middled.", "Cleared it easily.",
-            "Into the crowd.", "Some hit, that."],
-    "wicket_credited": ["Well bowled.", "Breakthrough.", "Wicket.", "That's the wicket.", "Big wicket, that.",
-                        "Breakthrough, at last.", "Deserved wicket.", "Reward for good bowling.", "Out.", "That's out.",
-                        "{he}'s out.", "Big wicket.", "Important wicket.", "Superb delivery.", "A wicket."],
+    "four": [
+        "Four.",
+        "Boundary.",
+        "That's four.",
+        "Into the fence.",
+        "Races away.",
+        "Finds the gap.",
+        "No stopping that.",
+        "Too quick for the field.",
+        "Four more.",
+    ],
+    "four_praise": [
+        "Lovely shot.",
+        "Beautifully played.",
+        "Glorious.",
+        "Shot.",
+        "Crisp.",
+        "Superb timing.",
+        "Class.",
+        "Elegant.",
+        "Pierced the field.",
+        "Timed to perfection.",
+        "Pure timing.",
+        "Sweetly struck.",
+        "Right out of the middle.",
+        "Lovely stroke.",
+        "Handsome shot.",
+        "Exquisite.",
+        "Delightful.",
+        "That's a good shot.",
+        "Picked the gap.",
+        "Just placed it.",
+    ],
+    "six": [
+        "Six.",
+        "That's six.",
+        "Huge.",
+        "Into the stands.",
+        "Massive hit.",
+        "Enormous.",
+        "Clean strike.",
+        "Maximum.",
+        "Big hit.",
+        "Over the rope.",
+        "Sails over.",
+        "A long way back.",
+        "Cleared the rope.",
+        "Up and over.",
+        "Six more.",
+        "Well hit.",
+        "Middled.",
+        "Cleared it easily.",
+        "Into the crowd.",
+        "Some hit, that.",
+    ],
+    "wicket_credited": [
+        "Well bowled.",
+        "Breakthrough.",
+        "Wicket.",
+        "That's the wicket.",
+        "Big wicket, that.",
+        "Breakthrough, at last.",
+        "Deserved wicket.",
+        "Reward for good bowling.",
+        "Out.",
+        "That's out.",
+        "{he}'s out.",
+        "Big wicket.",
+        "Important wicket.",
+        "Superb delivery.",
+        "A wicket.",
+    ],
     "wicket_any": ["Out.", "That's out.", "{he}'s out.", "Wicket.", "Big wicket.", "Important wicket."],
-    "bowled": ["Bowled.", "Bowled {him}.", "Timber.", "Clean bowled.", "Castled.", "Knocked {him} over.",
-               "Stumps rattled.", "Bowled, right through {him}.", "Hit middle stump.", "Bowled, simple as that.",
-               "Stumps shattered.", "Lovely ball. Bails off.", "Beaten and bowled."],
-    "lbw": ["Plumb.", "That's adjacent.", "Trapped in front.", "Dead in front.", "Leg before.",
-            "Trapped on the pad.", "Out, no doubt.", "In front.", "Pinned.", "Finger up. Out.",
-            "Leg before wicket.", "Out, leg before."],
-    "caught": ["Safe hands.", "Taken.", "Caught.", "Good catch.", "Well held.", "Held on.", "Snapped up.",
-               "Fine catch.", "Caught, easily.", "Pouched.", "Nicely taken.", "Secure catch.", "Into safe hands.",
-               "Good hands.", "Taken cleanly."],
-    "caught and bowled": ["Caught and bowled.", "Return catch.", "Caught it {him}self.", "Good reflex catch.",
-                          "Off {his} own bowling.", "Caught by the bowler.", "Sharp return catch."],
-    "stumped": ["Quick hands.", "Stumped.", "Out of {his} ground.", "Lightning work.", "Smart stumping.",
-                "Beaten in the flight. Stumped.", "Sharp work behind.", "Stumped, by a distance.", "Wandered out.",
-                "Keeper's quick work."],
-    "run out": ["Short of {his} ground.", "Run out.", "Mix-up.", "Poor call. Run out.", "Sharp fielding.",
-                "Never a run. Out.", "Good throw.", "Run out, comfortably.", "Hesitation, and run out.", "Sent back.",
-                "Sent back, too late.", "Brilliant fielding.", "Direct hit."],
-    "hit wicket": ["Hit wicket.", "Trod on {his} stumps.", "Dislodged the bails. Out.", "Unusual dismissal.",
-                   "On {his} own stumps.", "Hit {his} own wicket."],
-    "obstructing the field": ["Out, obstructing the field.", "Given out, obstructing.", "Unusual wicket.",
-                              "Rare dismissal.", "Obstruction. Out."],
-    "handled the ball": ["Handled the ball. Out.", "Rare wicket, that.", "Handled it. Out.", "Out, handled the ball.",
-                         "Rarely seen dismissal."],
-    "hit the ball twice": ["Hit it twice. Out.", "Out, hit the ball twice.", "Out, hit twice.", "Rare wicket, that.",
-                           "Double hit. Out."],
-    "timed out": ["Timed out.", "Too slow. Out.", "Took too long. Out.", "Rare dismissal, timed out.", "Out, timed out."],
-    "retired hurt": ["Retired hurt.", "Walking off hurt.", "Hope it's nothing serious.", "Needs attention.",
-                     "Off for treatment.", "Can't continue."],
+    "bowled": [
+        "Bowled.",
+        "Bowled {him}.",
+        "Timber.",
+        "Clean bowled.",
+        "Castled.",
+        "Knocked {him} over.",
+        "Stumps rattled.",
+        "Bowled, right through {him}.",
+        "Hit middle stump.",
+        "Bowled, simple as that.",
+        "Stumps shattered.",
+        "Lovely ball. Bails off.",
+        "Beaten and bowled.",
+    ],
+    "lbw": [
+        "Plumb.",
+        "That's adjacent.",
+        "Trapped in front.",
+        "Dead in front.",
+        "Leg before.",
+        "Trapped on the pad.",
+        "Out, no doubt.",
+        "In front.",
+        "Pinned.",
+        "Finger up. Out.",
+        "Leg before wicket.",
+        "Out, leg before.",
+    ],
+    "caught": [
+        "Safe hands.",
+        "Taken.",
+        "Caught.",
+        "Good catch.",
+        "Well held.",
+        "Held on.",
+        "Snapped up.",
+        "Fine catch.",
+        "Caught, easily.",
+        "Pouched.",
+        "Nicely taken.",
+        "Secure catch.",
+        "Into safe hands.",
+        "Good hands.",
+        "Taken cleanly.",
+    ],
+    "caught and bowled": [
+        "Caught and bowled.",
+        "Return catch.",
+        "Caught it {him}self.",
+        "Good reflex catch.",
+        "Off {his} own bowling.",
+        "Caught by the bowler.",
+        "Sharp return catch.",
+    ],
+    "stumped": [
+        "Quick hands.",
+        "Stumped.",
+        "Out of {his} ground.",
+        "Lightning work.",
+        "Smart stumping.",
+        "Beaten in the flight. Stumped.",
+        "Sharp work behind.",
+        "Stumped, by a distance.",
+        "Wandered out.",
+        "Keeper's quick work.",
+    ],
+    "run out": [
+        "Short of {his} ground.",
+        "Run out.",
+        "Mix-up.",
+        "Poor call. Run out.",
+        "Sharp fielding.",
+        "Never a run. Out.",
+        "Good throw.",
+        "Run out, comfortably.",
+        "Hesitation, and run out.",
+        "Sent back.",
+        "Sent back, too late.",
+        "Brilliant fielding.",
+        "Direct hit.",
+    ],
+    "hit wicket": [
+        "Hit wicket.",
+        "Trod on {his} stumps.",
+        "Dislodged the bails. Out.",
+        "Unusual dismissal.",
+        "On {his} own stumps.",
+        "Hit {his} own wicket.",
+    ],
+    "obstructing the field": [
+        "Out, obstructing the field.",
+        "Given out, obstructing.",
+        "Unusual wicket.",
+        "Rare dismissal.",
+        "Obstruction. Out.",
+    ],
+    "handled the ball": [
+        "Handled the ball. Out.",
+        "Rare wicket, that.",
+        "Handled it. Out.",
+        "Out, handled the ball.",
+        "Rarely seen dismissal.",
+    ],
+    "hit the ball twice": [
+        "Hit it twice. Out.",
+        "Out, hit the ball twice.",
+        "Out, hit twice.",
+        "Rare wicket, that.",
+        "Double hit. Out.",
+    ],
+    "timed out": [
+        "Timed out.",
+        "Too slow. Out.",
+        "Took too long. Out.",
+        "Rare dismissal, timed out.",
+        "Out, timed out.",
+    ],
+    "retired hurt": [
+        "Retired hurt.",
+        "Walking off hurt.",
+        "Hope it's nothing serious.",
+        "Needs attention.",
+        "Off for treatment.",
+        "Can't continue.",
+    ],
     "retired out": ["Retires out.", "Tactical. Retired out.", "Makes way. Retired out.", "Retired out."],
     "retired not out": ["Retires, not out.", "Heads off unbeaten.", "Retired not out.", "Leaves unbeaten."],
-    "dropped": ["Dropped.", "Put down.", "Should have held that.", "Missed chance.", "Costly, perhaps.",
-                "Let off.", "Chance goes begging.", "Spilled it.", "A life.", "Reprieve.", "Hard chance.",
-                "Not held.", "Grassed.", "Fluffed it.", "Went down.", "Shelled.",
-                "Lives on.", "Chance missed.", "Should have gone to hand.", "Put down, sadly."],
-    "wide": ["Wide.", "Too wide.", "Called wide.", "Wayward.", "Strays.", "Extra run.", "Loose.",
-             "Wayward, that.", "Drifting.", "One extra.", "Not quite there."],
+    "dropped": [
+        "Dropped.",
+        "Put down.",
+        "Should have held that.",
+        "Missed chance.",
+        "Costly, perhaps.",
+        "Let off.",
+        "Chance goes begging.",
+        "Spilled it.",
+        "A life.",
+        "Reprieve.",
+        "Hard chance.",
+        "Not held.",
+        "Grassed.",
+        "Fluffed it.",
+        "Went down.",
+        "Shelled.",
+        "Lives on.",
+        "Chance missed.",
+        "Should have gone to hand.",
+        "Put down, sadly.",
+    ],
+    "wide": [
+        "Wide.",
+        "Too wide.",
+        "Called wide.",
+        "Wayward.",
+        "Strays.",
+        "Extra run.",
+        "Loose.",
+        "Wayward, that.",
+        "Drifting.",
+        "One extra.",
+        "Not quite there.",
+    ],
     "wide_many": ["Expensive wide.", "Costly wide.", "Wide, and extras.", "Wides aplenty."],
-    "noball": ["No-ball.", "Overstepped.", "Front foot.", "Over the line.", "Extra delivery.", "No ball.",
-               "Called no-ball.", "Costly overstep."],
+    "noball": [
+        "No-ball.",
+        "Overstepped.",
+        "Front foot.",
+        "Over the line.",
+        "Extra delivery.",
+        "No ball.",
+        "Called no-ball.",
+        "Costly overstep.",
+    ],
     "noball_freehit": ["Free hit coming.", "Free hit next."],
     "byes": ["Byes.", "Past the keeper.", "Keeper beaten.", "Byes, untidy.", "Sloppy keeping.", "Extras."],
     "legbyes": ["Leg byes.", "Off the pad.", "Off the pads.", "Leg bye.", "Off the thigh.", "Extras."],
@@ -89,21 +331,46 @@ GENERIC = {
 
 # Only when the prompt shows how the ball was played (text styles): a reply must not invent detail.
 DETAIL = {
-    ("dot", "beaten"): ["Beaten.", "Past the edge.", "Beaten all ends up.", "Lovely delivery.", "Just missed it.",
-                        "So close.", "Too good.", "Whisker away."],
+    ("dot", "beaten"): [
+        "Beaten.",
+        "Past the edge.",
+        "Beaten all ends up.",
+        "Lovely delivery.",
+        "Just missed it.",
+        "So close.",
+        "Too good.",
+        "Whisker away.",
+    ],
     ("dot", "played and missed"): ["Played and missed.", "Missed it.", "Nowhere near.", "Past the edge."],
-    ("dot", "left"): ["Well left.", "Good leave.", "Shoulders arms.", "Judged that well.", "Let it go.",
-                      "Sensible leave."],
-    ("dot", "defended"): ["Solid defence.", "Dead bat.", "Well played.", "Straight bat.", "Firm defence.",
-                          "Good technique."],
+    ("dot", "left"): [
+        "Well left.",
+        "Good leave.",
+        "Shoulders arms.",
+        "Judged that well.",
+        "Let it go.",
+        "Sensible leave.",
+    ],
+    ("dot", "defended"): [
+        "Solid defence.",
+        "Dead bat.",
+        "Well played.",
+        "Straight bat.",
+        "Firm defence.",
+        "Good technique.",
+    ],
     ("dot", "blocked"): ["Blocked.", "Blocked solidly.", "Dead bat.", "Solid."],
     ("dot", "straight to the fielder"): ["Good stop.", "Well fielded.", "Straight to {him}.", "Found the fielder."],
-    ("four", "driven"): ["Lovely drive.", "Cover drive.", "Textbook drive.", "Drives it beautifully.",
-                         "What a drive."],
+    ("four", "driven"): ["Lovely drive.", "Cover drive.", "Textbook drive.", "Drives it beautifully.", "What a drive."],
     ("four", "pulled"): ["Pulled away.", "Good pull.", "Pulled, emphatically.", "Short, and punished."],
     ("four", "cut"): ["Cut hard.", "Square cut.", "Fierce cut.", "Cut away.", "Too short."],
-    ("four", "edged"): ["Streaky.", "Thick edge.", "Off the edge.", "Fortunate.", "Not off the middle.",
-                        "Edged, but safe."],
+    ("four", "edged"): [
+        "Streaky.",
+        "Thick edge.",
+        "Off the edge.",
+        "Fortunate.",
+        "Not off the middle.",
+        "Edged, but safe.",
+    ],
     ("four", "flicked"): ["Wristy flick.", "Off the pads.", "Flicked away.", "Lovely wrists."],
     ("four", "swept"): ["Well swept.", "Good sweep.", "Swept fine."],
     ("four", "punched"): ["Punched away.", "Crisp punch.", "Off the back foot."],
@@ -129,8 +396,7 @@ DETAIL = {
 }
 
 NAMED = {
-    "wicket_credited": ["Well bowled, {bowler}.", "{bowler} strikes.", "{bowler} gets {him}.",
-                        "Good work, {bowler}."],
+    "wicket_credited": ["Well bowled, {bowler}.", "{bowler} strikes.", "{bowler} gets {him}.", "Good work, {bowler}."],
     "caught": ["Well caught, {fielder}.", "Good catch, {fielder}.", "{fielder} holds the catch."],
     "run out": ["Good throw, {fielder}.", "{fielder} with the throw."],
     "stumped": ["Quick work, {fielder}.", "Sharp stumping, {fielder}."],
@@ -142,13 +408,35 @@ NAMED = {
 }
 
 MILESTONE = {
-    "bat50": ["Fifty.", "Fine fifty.", "Half-century.", "Raises the bat.", "Deserved fifty.",
-              "Fifty for {batter}.", "Well played, {batter}.", "Good fifty."],
-    "bat100": ["Hundred.", "Century.", "Magnificent hundred.", "A fine century.", "Hundred for {batter}.",
-               "Marvellous batting.", "Class innings.", "Well played indeed."],
+    "bat50": [
+        "Fifty.",
+        "Fine fifty.",
+        "Half-century.",
+        "Raises the bat.",
+        "Deserved fifty.",
+        "Fifty for {batter}.",
+        "Well played, {batter}.",
+        "Good fifty.",
+    ],
+    "bat100": [
+        "Hundred.",
+        "Century.",
+        "Magnificent hundred.",
+        "A fine century.",
+        "Hundred for {batter}.",
+        "Marvellous batting.",
+        "Class innings.",
+        "Well played indeed.",
+    ],
     "bat150": ["Relentless.", "Still going.", "Big innings.", "Magnificent knock.", "Another landmark."],
     "bat200": ["Double hundred.", "Remarkable innings.", "Double century."],
-    "five_for": ["Five-for. Well bowled.", "Fine spell.", "Five for {bowler}. Superb.", "Superb spell.", "Five-for. Superb bowling."],
+    "five_for": [
+        "Five-for. Well bowled.",
+        "Fine spell.",
+        "Five for {bowler}. Superb.",
+        "Superb spell.",
+        "Five-for. Superb bowling.",
+    ],
 }
 
 # The first line of every pool is its "house" reply and is drawn HEAD_WEIGHT of the time; the rest share
@@ -165,13 +453,35 @@ ORDINAL = ["", "First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh"
 SILENCE = {"dot": 0.95, "runs1": 0.9, "runs2": 0.1, "wide": 0.1, "legbyes": 0.15, "byes": 0.1}
 CATCHPHRASE_RATE = 0.025
 # Text that says no outcome at all (a bowler running in, drinks): silence or a non-committal line.
-UNCLEAR_TEXTS = ["{bowler} to {batter}", "{bowler} runs in to {batter}", "{batter} takes guard", "{bowler} to bowl",
-                 "{batter} on strike, {bowler} to bowl", "Drinks", "drinks break", "New ball taken",
-                 "{bowler} into the attack", "change of bowling, {bowler} on", "{bowler} from the other end",
-                 "{batter} walks out to bat", "field change, slip in", "{bowler} to {batter}, here we go"]
-UNCLEAR_REPLIES = ["", "", "", "Settling in.", "Over to {bowler}.", "Interesting.", "Nicely poised.",
-                   "Let's see.", "Patience.", "Good contest, this."]
-# Lines the brief asks for that device.manner.fits() does not (yet) count as acknowledging a wicket.
+UNCLEAR_TEXTS = [
+    "{bowler} to {batter}",
+    "{bowler} runs in to {batter}",
+    "{batter} takes guard",
+    "{bowler} to bowl",
+    "{batter} on strike, {bowler} to bowl",
+    "Drinks",
+    "drinks break",
+    "New ball taken",
+    "{bowler} into the attack",
+    "change of bowling, {bowler} on",
+    "{bowler} from the other end",
+    "{batter} walks out to bat",
+    "field change, slip in",
+    "{bowler} to {batter}, here we go",
+]
+UNCLEAR_REPLIES = [
+    "",
+    "",
+    "",
+    "Settling in.",
+    "Over to {bowler}.",
+    "Interesting.",
+    "Nicely poised.",
+    "Let's see.",
+    "Patience.",
+    "Good contest, this.",
+]
+# Lines the brief asks for that device.commentary.manner.fits() does not (yet) count as acknowledging a wicket.
 ALLOW_UNFIT = {"That's adjacent."}
 
 
@@ -182,10 +492,11 @@ class Shown:
     `ctx` holds the context the prompt carries: "score", "target", "milestone", "day_start",
     "hat_trick", "new_batter", "review", "maiden", "chase" (the runs needed in a last over).
     """
+
     batter: str | None = None
     bowler: str | None = None
     fielder: str | None = None
-    detail: bool = False     # how the ball was played / where it went
+    detail: bool = False  # how the ball was played / where it went
     ctx: frozenset = frozenset()
 
 
@@ -198,8 +509,11 @@ def _pick(rng: random.Random, lines: list[str]) -> str:
 
 def _pron(text: str, gender: str) -> str:
     f = gender == "female"
-    return (text.replace("{him}", "her" if f else "him").replace("{his}", "her" if f else "his")
-            .replace("{he}", "She" if f else "He"))
+    return (
+        text.replace("{him}", "her" if f else "him")
+        .replace("{his}", "her" if f else "his")
+        .replace("{he}", "She" if f else "He")
+    )
 
 
 def _fill(text: str, gender: str, shown: Shown) -> str | None:
@@ -295,11 +609,21 @@ def choose_reply(rng: random.Random, ev, shown: Shown) -> tuple[str, str]:
         lines = _context_lines(ev, seen)
         if lines and rng.random() < (0.8 if ev.flags.get("last_over_chase") else 0.35):
             return _pick(rng, lines), "context"
-    if "new_batter" in seen and ev.flags.get("new_batter") and ev.klass in ("runs", "four", "six") and rng.random() < 0.3:
+    if (
+        "new_batter" in seen
+        and ev.flags.get("new_batter")
+        and ev.klass in ("runs", "four", "six")
+        and rng.random() < 0.3
+    ):
         return _pick(rng, ["Off the mark.", "Up and running.", "Gets going."]), "new_batter"
     if rng.random() < SILENCE.get(key, 0.0) and not ev.flags.get("milestone_kind") and not ctx.get("day_start"):
         return "", "silence"
-    if ev.klass == "noball" and "match_type" in seen and ctx.get("match_type") in ("ODI", "T20") and rng.random() < 0.25:
+    if (
+        ev.klass == "noball"
+        and "match_type" in seen
+        and ctx.get("match_type") in ("ODI", "T20")
+        and rng.random() < 0.25
+    ):
         return _pick(rng, GENERIC["noball_freehit"]), "context"
     if rng.random() < CATCHPHRASE_RATE:
         if ev.klass in ("four", "six") and shown.detail is False or (ev.klass == "wicket" and kind == "caught"):

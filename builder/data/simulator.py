@@ -24,19 +24,66 @@ TEST_MAX_DAYS = 5
 
 # Per-ball outcome weights (percent-ish). "drop" is a dropped catch, W a wicket on a legal ball.
 RATES = {
-    "Test": {"dot": 74, "1": 13.5, "2": 3.5, "3": 0.8, "4": 5.2, "6": 0.4, "W": 1.8, "wd": 0.5,
-             "nb": 0.5, "b": 0.5, "lb": 0.8, "drop": 0.5},
-    "ODI": {"dot": 51, "1": 31, "2": 6.5, "3": 0.6, "4": 6.5, "6": 1.4, "W": 2.6, "wd": 2.5,
-            "nb": 0.4, "b": 0.2, "lb": 1.2, "drop": 0.5},
-    "T20": {"dot": 35, "1": 33, "2": 7.5, "3": 0.4, "4": 12.5, "6": 5.8, "W": 5.0, "wd": 3.5,
-            "nb": 0.7, "b": 0.2, "lb": 1.5, "drop": 0.7},
+    "Test": {
+        "dot": 74,
+        "1": 13.5,
+        "2": 3.5,
+        "3": 0.8,
+        "4": 5.2,
+        "6": 0.4,
+        "W": 1.8,
+        "wd": 0.5,
+        "nb": 0.5,
+        "b": 0.5,
+        "lb": 0.8,
+        "drop": 0.5,
+    },
+    "ODI": {
+        "dot": 51,
+        "1": 31,
+        "2": 6.5,
+        "3": 0.6,
+        "4": 6.5,
+        "6": 1.4,
+        "W": 2.6,
+        "wd": 2.5,
+        "nb": 0.4,
+        "b": 0.2,
+        "lb": 1.2,
+        "drop": 0.5,
+    },
+    "T20": {
+        "dot": 35,
+        "1": 33,
+        "2": 7.5,
+        "3": 0.4,
+        "4": 12.5,
+        "6": 5.8,
+        "W": 5.0,
+        "wd": 3.5,
+        "nb": 0.7,
+        "b": 0.2,
+        "lb": 1.5,
+        "drop": 0.7,
+    },
 }
 
 # Dismissal kinds on a legal ball. Rare kinds are boosted on purpose (see module docstring).
 WICKET_KINDS = {
-    "caught": 52, "bowled": 18, "lbw": 14, "run out": 5, "stumped": 2.5, "caught and bowled": 3,
-    "hit wicket": 0.8, "obstructing the field": 0.5, "handled the ball": 0.4, "hit the ball twice": 0.4,
-    "timed out": 0.4, "retired hurt": 1.0, "retired out": 0.8, "retired not out": 0.8,
+    "caught": 52,
+    "bowled": 18,
+    "lbw": 14,
+    "run out": 5,
+    "stumped": 2.5,
+    "caught and bowled": 3,
+    "hit wicket": 0.8,
+    "obstructing the field": 0.5,
+    "handled the ball": 0.4,
+    "hit the ball twice": 0.4,
+    "timed out": 0.4,
+    "retired hurt": 1.0,
+    "retired out": 0.8,
+    "retired not out": 0.8,
 }
 # Laws 21.18 and 22.3 via Cricsheet: what can happen off a no-ball or a wide.
 NOBALL_KINDS = ("run out", "obstructing the field", "handled the ball", "hit the ball twice")
@@ -44,11 +91,39 @@ WIDE_KINDS = ("stumped", "run out", "hit wicket", "obstructing the field")
 BOWLER_CREDITED = {"bowled", "caught", "caught and bowled", "lbw", "stumped", "hit wicket"}
 NOT_A_WICKET_IN_SCORE = {"retired hurt", "retired not out"}
 
-POSITIONS_CATCH = ["first slip", "second slip", "gully", "point", "cover", "mid-off", "mid-on",
-                   "midwicket", "square leg", "fine leg", "third man", "long-on", "long-off",
-                   "deep midwicket", "deep square leg", "short leg", "keeper"]
-POSITIONS_RUNS = ["cover", "point", "midwicket", "square leg", "fine leg", "third man", "mid-on",
-                  "mid-off", "long-on", "long-off", "deep cover", "backward point"]
+POSITIONS_CATCH = [
+    "first slip",
+    "second slip",
+    "gully",
+    "point",
+    "cover",
+    "mid-off",
+    "mid-on",
+    "midwicket",
+    "square leg",
+    "fine leg",
+    "third man",
+    "long-on",
+    "long-off",
+    "deep midwicket",
+    "deep square leg",
+    "short leg",
+    "keeper",
+]
+POSITIONS_RUNS = [
+    "cover",
+    "point",
+    "midwicket",
+    "square leg",
+    "fine leg",
+    "third man",
+    "mid-on",
+    "mid-off",
+    "long-on",
+    "long-off",
+    "deep cover",
+    "backward point",
+]
 SHOTS = {
     "dot": ["defended", "left", "beaten", "played and missed", "blocked", "straight to the fielder"],
     "runs": ["pushed", "worked", "nudged", "dabbed", "tucked", "flicked", "driven", "cut"],
@@ -65,10 +140,10 @@ class Event:
     gender: str
     delivery: dict
     context: dict
-    klass: str                      # simulator's own class: dot/runs/four/six/wicket/dropped/wide/noball/byes/legbyes
-    shot: str | None = None         # how it was played (text styles only; not in the delivery)
-    where: str | None = None        # field position for runs, catches and drops
-    flags: dict = field(default_factory=dict)   # new_batter, hat_trick_ball, maiden, last_over_chase, milestone_kind
+    klass: str  # simulator's own class: dot/runs/four/six/wicket/dropped/wide/noball/byes/legbyes
+    shot: str | None = None  # how it was played (text styles only; not in the delivery)
+    where: str | None = None  # field position for runs, catches and drops
+    flags: dict = field(default_factory=dict)  # new_batter, hat_trick_ball, maiden, last_over_chase, milestone_kind
     batting: str = ""
     bowling: str = ""
 
@@ -86,7 +161,7 @@ class _Innings:
     faced: dict = field(default_factory=dict)
     bowl_wkts: dict = field(default_factory=dict)
     bowl_overs: dict = field(default_factory=dict)
-    last_two: dict = field(default_factory=dict)   # bowler -> results of their last two balls (True = wicket)
+    last_two: dict = field(default_factory=dict)  # bowler -> results of their last two balls (True = wicket)
 
 
 def _pick(rng: random.Random, table: dict) -> str:
@@ -111,8 +186,14 @@ def _surname(name: str) -> str:
     return names.surname(name)
 
 
-def simulate_match(rng: random.Random, match_id: str, match_type: str, gender: str,
-                   teams: tuple[str, str] | None = None, kind_boost: dict | None = None) -> list[Event]:
+def simulate_match(
+    rng: random.Random,
+    match_id: str,
+    match_type: str,
+    gender: str,
+    teams: tuple[str, str] | None = None,
+    kind_boost: dict | None = None,
+) -> list[Event]:
     """All deliveries of one match, in order. `kind_boost` multiplies dismissal-kind weights."""
     if match_type not in FORMATS:
         raise ValueError(f"match_type must be one of {sorted(FORMATS)}, not {match_type!r}")
@@ -148,8 +229,11 @@ def simulate_match(rng: random.Random, match_id: str, match_type: str, gender: s
         for over in range(max_overs):
             if match_type == "Test" and overs_in_match >= TEST_OVERS_PER_DAY * TEST_MAX_DAYS:
                 break
-            choices = [b for b in bowlers if b[0] != prev_bowler
-                       and (limit is None or st.bowl_overs.get(b[0], 0) < max(1, limit // 5))]
+            choices = [
+                b
+                for b in bowlers
+                if b[0] != prev_bowler and (limit is None or st.bowl_overs.get(b[0], 0) < max(1, limit // 5))
+            ]
             bowler, btype = rng.choice(choices[:4] if rng.random() < 0.8 else choices)
             prev_bowler = bowler
             st.bowl_overs[bowler] = st.bowl_overs.get(bowler, 0) + 1
@@ -158,8 +242,25 @@ def simulate_match(rng: random.Random, match_id: str, match_type: str, gender: s
             day_start = match_type == "Test" and overs_in_match % TEST_OVERS_PER_DAY == 0
             while legal < 6:
                 ball_no += 1
-                ev = _one_ball(rng, st, match_id, match_type, gender, inn, over, ball_no, striker, non_striker,
-                               bowler, btype, kinds, limit, target, bat, bowl)
+                ev = _one_ball(
+                    rng,
+                    st,
+                    match_id,
+                    match_type,
+                    gender,
+                    inn,
+                    over,
+                    ball_no,
+                    striker,
+                    non_striker,
+                    bowler,
+                    btype,
+                    kinds,
+                    limit,
+                    target,
+                    bat,
+                    bowl,
+                )
                 if day_start and not over_events:
                     ev.context["day_start"] = True
                 over_events.append(ev)
@@ -170,7 +271,12 @@ def simulate_match(rng: random.Random, match_id: str, match_type: str, gender: s
                     legal += 1
                 over_runs += d["runs"]["total"] - extras.get("byes", 0) - extras.get("legbyes", 0)
                 # strike: the runs actually run decide who faces next
-                ran = d["runs"]["batter"] + extras.get("byes", 0) + extras.get("legbyes", 0) + max(0, extras.get("wides", 0) - 1)
+                ran = (
+                    d["runs"]["batter"]
+                    + extras.get("byes", 0)
+                    + extras.get("legbyes", 0)
+                    + max(0, extras.get("wides", 0) - 1)
+                )
                 if d["runs"]["batter"] in (4, 6) and not d["runs"].get("non_boundary"):
                     ran = 0
                 if ran % 2 == 1:
@@ -205,8 +311,25 @@ def simulate_match(rng: random.Random, match_id: str, match_type: str, gender: s
     return events
 
 
-def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_no, striker, non_striker,
-              bowler, btype, kinds, limit, target, bat, bowl) -> Event:
+def _one_ball(
+    rng,
+    st: _Innings,
+    match_id,
+    match_type,
+    gender,
+    inn,
+    over,
+    ball_no,
+    striker,
+    non_striker,
+    bowler,
+    btype,
+    kinds,
+    limit,
+    target,
+    bat,
+    bowl,
+) -> Event:
     rates = _rates(match_type, gender, over, limit)
     if btype == "pace":
         kinds = {k: (v * 0.2 if k == "stumped" else v) for k, v in kinds.items()}
@@ -214,8 +337,12 @@ def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_n
     if flags_new := (st.faced.get(striker, 0) == 0 and striker not in st.order[:2]):
         if rng.random() < 0.012:
             outcome = "W"  # a share of new batters is timed out (boosted, see the docstring)
-    delivery = {"batter": striker, "bowler": bowler, "non_striker": non_striker,
-                "runs": {"batter": 0, "extras": 0, "total": 0}}
+    delivery = {
+        "batter": striker,
+        "bowler": bowler,
+        "non_striker": non_striker,
+        "runs": {"batter": 0, "extras": 0, "total": 0},
+    }
     extras: dict = {}
     wickets: list = []
     klass, shot, where = "dot", None, None
@@ -230,8 +357,13 @@ def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_n
     if outcome == "dot":
         shot = rng.choice(SHOTS["dot"])
         if rng.random() < 0.004:  # a not-out review struck down
-            delivery["review"] = {"by": bowl, "umpire": rng.choice(UMPIRES), "batter": striker,
-                                  "decision": "struck down", "umpires_call": rng.random() < 0.3}
+            delivery["review"] = {
+                "by": bowl,
+                "umpire": rng.choice(UMPIRES),
+                "batter": striker,
+                "decision": "struck down",
+                "umpires_call": rng.random() < 0.3,
+            }
     elif outcome in ("1", "2", "3"):
         bat_runs, klass = int(outcome), "runs"
         shot, where = rng.choice(SHOTS["runs"]), rng.choice(POSITIONS_RUNS)
@@ -245,14 +377,20 @@ def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_n
             shot, where = rng.choice(SHOTS["four"]), rng.choice(POSITIONS_RUNS)
     elif outcome == "6":
         bat_runs, klass = 6, "six"
-        shot, where = rng.choice(SHOTS["six"]), rng.choice(["long-on", "long-off", "midwicket", "cow corner",
-                                                             "deep square leg", "third man", "straight"])
+        shot, where = (
+            rng.choice(SHOTS["six"]),
+            rng.choice(["long-on", "long-off", "midwicket", "cow corner", "deep square leg", "third man", "straight"]),
+        )
     elif outcome == "drop":
         klass = "dropped"
         bat_runs = rng.choice([0, 0, 0, 1, 1, 2])
         where = rng.choice(POSITIONS_CATCH)
         catcher = st.keeper if where == "keeper" else rng.choice([f for f in st.fielders if f != bowler])
-        note = f"dropped at {where} by {_surname(catcher)}" if where != "keeper" else f"dropped by the keeper, {_surname(catcher)}"
+        note = (
+            f"dropped at {where} by {_surname(catcher)}"
+            if where != "keeper"
+            else f"dropped by the keeper, {_surname(catcher)}"
+        )
         shot = "edged" if where in ("first slip", "second slip", "gully", "keeper") else "skied"
     elif outcome in ("wd", "nb", "b", "lb"):
         klass = {"wd": "wide", "nb": "noball", "b": "byes", "lb": "legbyes"}[outcome]
@@ -262,7 +400,7 @@ def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_n
         elif outcome == "nb":
             extras["noballs"] = 1
             bat_runs = rng.choices([0, 1, 2, 4, 6], weights=[50, 25, 8, 12, 5])[0]
-            if bat_runs in (4, 6):  # a boundary off a no-ball is a boundary first (device.prompt precedence)
+            if bat_runs in (4, 6):  # a boundary off a no-ball is a boundary first (device.commentary precedence)
                 klass = "four" if bat_runs == 4 else "six"
         else:
             extras["byes" if outcome == "b" else "legbyes"] = rng.choices([1, 2, 4], weights=[70, 15, 15])[0]
@@ -286,14 +424,22 @@ def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_n
         shot = w.pop("_shot", None)
         if kind == "lbw" and rng.random() < 0.35:
             by_batter = rng.random() < 0.6
-            delivery["review"] = {"by": bat if by_batter else bowl, "umpire": rng.choice(UMPIRES), "batter": striker,
-                                  "decision": "struck down" if by_batter else "upheld",
-                                  "umpires_call": by_batter and rng.random() < 0.4}
+            delivery["review"] = {
+                "by": bat if by_batter else bowl,
+                "umpire": rng.choice(UMPIRES),
+                "batter": striker,
+                "decision": "struck down" if by_batter else "upheld",
+                "umpires_call": by_batter and rng.random() < 0.4,
+            }
     for w in wickets:
         w.pop("_where", None), w.pop("_shot", None)
     extra_runs = sum(extras.values())
-    delivery["runs"] = {"batter": bat_runs, "extras": extra_runs, "total": bat_runs + extra_runs,
-                        **({"non_boundary": True} if delivery["runs"].get("non_boundary") else {})}
+    delivery["runs"] = {
+        "batter": bat_runs,
+        "extras": extra_runs,
+        "total": bat_runs + extra_runs,
+        **({"non_boundary": True} if delivery["runs"].get("non_boundary") else {}),
+    }
     if extras:
         delivery["extras"] = extras
     if wickets:
@@ -317,8 +463,7 @@ def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_n
             milestone, flags["milestone_kind"] = f"{_surname(bowler)} takes five", "five_for"
     if "wides" not in extras and "noballs" not in extras:
         st.last_two[bowler] = (st.last_two.get(bowler, []) + [credited])[-2:]
-    context = {"match_type": match_type, "innings": inn, "over": over, "ball": ball_no,
-               "score": f"{st.runs}/{st.wkts}"}
+    context = {"match_type": match_type, "innings": inn, "over": over, "ball": ball_no, "score": f"{st.runs}/{st.wkts}"}
     if target is not None:
         context["target"] = target
         if limit and over == limit - 1:
@@ -329,8 +474,19 @@ def _one_ball(rng, st: _Innings, match_id, match_type, gender, inn, over, ball_n
         context["milestone"] = milestone
     if note:
         context["note"] = note
-    return Event(match_id=match_id, match_type=match_type, gender=gender, delivery=delivery, context=context,
-                 klass=klass, shot=shot, where=where, flags=flags, batting=bat, bowling=bowl)
+    return Event(
+        match_id=match_id,
+        match_type=match_type,
+        gender=gender,
+        delivery=delivery,
+        context=context,
+        klass=klass,
+        shot=shot,
+        where=where,
+        flags=flags,
+        batting=bat,
+        bowling=bowl,
+    )
 
 
 def _wicket(rng, st: _Innings, kind, striker, non_striker, bowler) -> dict:

@@ -2,7 +2,7 @@
 
 Each style has many phrasings per outcome; names are shown as surnames, full names, initials or
 invented names outside the squads; a share gets typos, lower case and scorers' abbreviations. The
-structured style is not here: it is `device.prompt.render_user(delivery=...)`, so training and
+structured style is not here: it is `device.commentary.render_user(delivery=...)`, so training and
 serving format a delivery the same way.
 
 `render(rng, ev, style)` returns the text and a `Shown` (what the text reveals), so that the reply
@@ -23,37 +23,77 @@ NUM = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 CRICINFO = {
     "dot": {
-        "defended": ["no run, defended", "no run, solid forward defence", "no run, blocked back to the bowler",
-                     "no run, dead-batted", "no run, defended off the back foot"],
-        "left": ["no run, left alone outside off", "no run, shoulders arms", "no run, leaves it",
-                 "no run, lets it go through to the keeper"],
+        "defended": [
+            "no run, defended",
+            "no run, solid forward defence",
+            "no run, blocked back to the bowler",
+            "no run, dead-batted",
+            "no run, defended off the back foot",
+        ],
+        "left": [
+            "no run, left alone outside off",
+            "no run, shoulders arms",
+            "no run, leaves it",
+            "no run, lets it go through to the keeper",
+        ],
         "beaten": ["no run, beaten outside off", "no run, past the outside edge", "no run, beats the bat"],
         "played and missed": ["no run, plays and misses", "no run, swing and a miss"],
         "blocked": ["no run, blocked", "no run, kept out", "no run"],
-        "straight to the fielder": ["no run, straight to {pos}", "no run, hit straight to the fielder",
-                                    "no run, good stop at {pos}"],
+        "straight to the fielder": [
+            "no run, straight to {pos}",
+            "no run, hit straight to the fielder",
+            "no run, good stop at {pos}",
+        ],
     },
-    "runs": ["{n_run}, {shot} to {where}", "{n_run}, {shot} away to {where}", "{n_run}, into the gap at {where}",
-             "{n_run}, {shot} towards {where}"],
+    "runs": [
+        "{n_run}, {shot} to {where}",
+        "{n_run}, {shot} away to {where}",
+        "{n_run}, into the gap at {where}",
+        "{n_run}, {shot} towards {where}",
+    ],
     "runs_allrun": ["4 runs, all run, {shot} to {where}", "4 runs, they run four to {where}"],
-    "four": ["FOUR, {shot} through {where}", "FOUR, {shot} to the {where} fence", "FOUR, races away to {where}",
-             "FOUR runs, {shot} past {where}", "FOUR, {shot}, no chance for the fielder"],
+    "four": [
+        "FOUR, {shot} through {where}",
+        "FOUR, {shot} to the {where} fence",
+        "FOUR, races away to {where}",
+        "FOUR runs, {shot} past {where}",
+        "FOUR, {shot}, no chance for the fielder",
+    ],
     "four_edged": ["FOUR, edged past slip", "FOUR, thick edge flies to third man", "FOUR, outside edge, runs away"],
-    "six": ["SIX, {shot} over {where}", "SIX, {shot} into the stands", "SIX runs, {shot} over {where}",
-            "SIX, {shot}, clears the rope at {where}"],
-    "caught": ["OUT, {shot} and caught at {where} by {fielder}", "OUT, c {fielder} b {bowler}",
-               "OUT, {shot}, {fielder} takes it at {where}", "OUT, caught by {fielder} at {where}"],
-    "caught_keeper": ["OUT, edged and taken by the keeper", "OUT, caught behind by {fielder}",
-                      "OUT, feathers it, {fielder} takes it"],
+    "six": [
+        "SIX, {shot} over {where}",
+        "SIX, {shot} into the stands",
+        "SIX runs, {shot} over {where}",
+        "SIX, {shot}, clears the rope at {where}",
+    ],
+    "caught": [
+        "OUT, {shot} and caught at {where} by {fielder}",
+        "OUT, c {fielder} b {bowler}",
+        "OUT, {shot}, {fielder} takes it at {where}",
+        "OUT, caught by {fielder} at {where}",
+    ],
+    "caught_keeper": [
+        "OUT, edged and taken by the keeper",
+        "OUT, caught behind by {fielder}",
+        "OUT, feathers it, {fielder} takes it",
+    ],
     "caught and bowled": ["OUT, caught and bowled", "OUT, return catch, {bowler} holds on", "OUT, c & b {bowler}"],
     "bowled": ["OUT, bowled, {shot}", "OUT, clean bowled", "OUT, b {bowler}, {shot}", "OUT, bowled {him}, {shot}"],
     "lbw": ["OUT, lbw, {shot}", "OUT, lbw b {bowler}", "OUT, trapped lbw", "OUT, given lbw, {shot}"],
     "stumped": ["OUT, stumped by {fielder}", "OUT, stumped, beaten in the flight", "OUT, st {fielder} b {bowler}"],
-    "run out": ["OUT, run out by {fielder}", "OUT, {out} run out, direct hit", "OUT, run out ({fielder})",
-                "OUT, {out} run out, mix-up"],
+    "run out": [
+        "OUT, run out by {fielder}",
+        "OUT, {out} run out, direct hit",
+        "OUT, run out ({fielder})",
+        "OUT, {out} run out, mix-up",
+    ],
     "other_wicket": ["OUT, {kind}", "{out} out, {kind}", "OUT, {out} {kind}"],
-    "dropped": ["{n_run}, dropped at {where} by {fielder}", "{n_run}, put down by {fielder} at {where}",
-                "{n_run}, {fielder} drops it at {where}", "{n_run}, chance goes down at {where}"],
+    "dropped": [
+        "{n_run}, dropped at {where} by {fielder}",
+        "{n_run}, put down by {fielder} at {where}",
+        "{n_run}, {fielder} drops it at {where}",
+        "{n_run}, chance goes down at {where}",
+    ],
     "wide": ["wide, down the leg side", "wide, outside off", "{n_wide}", "{n_wide}, drifting down leg"],
     "noball": ["no ball, overstepped", "(no ball) {n_run}", "no ball, front foot", "(no ball) {n_run}, {shot}"],
     "byes": ["{n_bye}, beats the keeper", "{n_bye}", "{n_bye}, past the keeper"],
@@ -64,58 +104,124 @@ PLAIN = {
     "dot": {
         "defended": ["{batter} defends {bowler}.", "{batter} blocks it, no run.", "Solid defence from {batter}."],
         "left": ["{batter} leaves {bowler} alone.", "{batter} lets it go. No run.", "Left alone by {batter}."],
-        "beaten": ["{bowler} beats {batter} outside off.", "{batter} is beaten by {bowler}. No run.",
-                   "Past the edge, {batter} beaten."],
+        "beaten": [
+            "{bowler} beats {batter} outside off.",
+            "{batter} is beaten by {bowler}. No run.",
+            "Past the edge, {batter} beaten.",
+        ],
         "played and missed": ["{batter} plays and misses at {bowler}.", "{batter} swings and misses. Dot ball."],
         "blocked": ["{batter} blocks. Dot ball.", "No run, {batter} keeps it out."],
         "straight to the fielder": ["{batter} hits it straight to {pos}. No run.", "Dot ball, good stop at {pos}."],
     },
-    "runs": ["{batter} {shot} {bowler} to {where} for {n_word}.", "{batter} takes {n_word} to {where}.",
-             "{n_word_cap} for {batter}, {shot} to {where}.", "{batter} picks up {n_word} off {bowler}."],
+    "runs": [
+        "{batter} {shot} {bowler} to {where} for {n_word}.",
+        "{batter} takes {n_word} to {where}.",
+        "{n_word_cap} for {batter}, {shot} to {where}.",
+        "{batter} picks up {n_word} off {bowler}.",
+    ],
     "runs_allrun": ["{batter} runs four, all run, to {where}.", "They run four, {batter} to {where}. Not a boundary."],
-    "four": ["{batter} {shot} {bowler} through {where} for four.", "Four for {batter}, {shot} to {where}.",
-             "{batter} hits {bowler} for four.", "Boundary: {batter} {shot} it to the fence for four.",
-             "{batter} finds the boundary off {bowler}.", "Lovely shot from {batter}, races away to the {where} fence.",
-             "{bowler} drops short and {batter} puts it away for four."],
+    "four": [
+        "{batter} {shot} {bowler} through {where} for four.",
+        "Four for {batter}, {shot} to {where}.",
+        "{batter} hits {bowler} for four.",
+        "Boundary: {batter} {shot} it to the fence for four.",
+        "{batter} finds the boundary off {bowler}.",
+        "Lovely shot from {batter}, races away to the {where} fence.",
+        "{bowler} drops short and {batter} puts it away for four.",
+    ],
     "four_edged": ["{batter} edges {bowler} past slip for four.", "Thick edge from {batter}, four to third man."],
-    "six": ["{batter} hits {bowler} for six over {where}.", "Six for {batter}, {shot} over {where}.",
-            "{batter} {shot} {bowler} into the stands for six.", "{batter} clears the rope. Six.",
-            "{batter} launches {bowler} over {where}, all the way for six.", "Huge hit from {batter}, six over {where}."],
-    "caught": ["{batter} is caught by {fielder} at {where} off {bowler}.", "{batter} {shot} to {where}, caught by {fielder}.",
-               "{fielder} catches {batter} at {where}. Out.", "{batter} holes out to {fielder} at {where}.",
-               "{batter} c {fielder} b {bowler}, gone."],
-    "caught_keeper": ["{batter} edges {bowler} and is caught behind.", "{batter} nicks it, caught by the keeper {fielder}."],
-    "caught and bowled": ["{bowler} catches {batter} off {his} own bowling. Out.", "{batter} is caught and bowled by {bowler}."],
-    "bowled": ["{bowler} bowls {batter}.", "{batter} is bowled by {bowler}, {shot}.", "{bowler} knocks over {batter}'s stumps. Out.",
-               "{batter} is clean bowled by {bowler}.", "{bowler} hits the stumps, {batter} is out bowled."],
-    "lbw": ["{batter} is out lbw to {bowler}.", "{bowler} traps {batter} lbw.", "{batter} given out lbw, {shot}.",
-            "{bowler} pins {batter} in front, out leg before.", "Big appeal, and {batter} is given out lbw."],
+    "six": [
+        "{batter} hits {bowler} for six over {where}.",
+        "Six for {batter}, {shot} over {where}.",
+        "{batter} {shot} {bowler} into the stands for six.",
+        "{batter} clears the rope. Six.",
+        "{batter} launches {bowler} over {where}, all the way for six.",
+        "Huge hit from {batter}, six over {where}.",
+    ],
+    "caught": [
+        "{batter} is caught by {fielder} at {where} off {bowler}.",
+        "{batter} {shot} to {where}, caught by {fielder}.",
+        "{fielder} catches {batter} at {where}. Out.",
+        "{batter} holes out to {fielder} at {where}.",
+        "{batter} c {fielder} b {bowler}, gone.",
+    ],
+    "caught_keeper": [
+        "{batter} edges {bowler} and is caught behind.",
+        "{batter} nicks it, caught by the keeper {fielder}.",
+    ],
+    "caught and bowled": [
+        "{bowler} catches {batter} off {his} own bowling. Out.",
+        "{batter} is caught and bowled by {bowler}.",
+    ],
+    "bowled": [
+        "{bowler} bowls {batter}.",
+        "{batter} is bowled by {bowler}, {shot}.",
+        "{bowler} knocks over {batter}'s stumps. Out.",
+        "{batter} is clean bowled by {bowler}.",
+        "{bowler} hits the stumps, {batter} is out bowled.",
+    ],
+    "lbw": [
+        "{batter} is out lbw to {bowler}.",
+        "{bowler} traps {batter} lbw.",
+        "{batter} given out lbw, {shot}.",
+        "{bowler} pins {batter} in front, out leg before.",
+        "Big appeal, and {batter} is given out lbw.",
+    ],
     "stumped": ["{batter} is stumped by {fielder} off {bowler}.", "{batter} down the track, stumped by {fielder}."],
-    "run out": ["{out} is run out by {fielder}.", "{out} run out, {fielder} with the throw.", "Mix-up, {out} is run out.",
-                "{out} is short of the crease, run out by {fielder}."],
+    "run out": [
+        "{out} is run out by {fielder}.",
+        "{out} run out, {fielder} with the throw.",
+        "Mix-up, {out} is run out.",
+        "{out} is short of the crease, run out by {fielder}.",
+    ],
     "other_wicket": ["{out} is out, {kind}.", "{out} out {kind}.", "{out}: {kind}."],
-    "dropped": ["{fielder} drops {batter} at {where}.", "{batter} is dropped by {fielder} at {where}.",
-                "{batter} edges it, dropped at {where} by {fielder}.", "Dropped catch, {fielder} at {where}, {batter} survives.",
-                "Chance missed: {fielder} puts {batter} down at {where}."],
-    "wide": ["{bowler} bowls a wide.", "Wide from {bowler}.", "{bowler} strays down leg, wide.", "{n_wide_word} from {bowler}.",
-             "{bowler} sprays it down the leg side. Wide."],
-    "noball": ["{bowler} oversteps, no ball.", "No ball from {bowler}.", "No-ball, {batter} gets {n_word} off it.",
-               "{bowler} has overstepped. No-ball."],
+    "dropped": [
+        "{fielder} drops {batter} at {where}.",
+        "{batter} is dropped by {fielder} at {where}.",
+        "{batter} edges it, dropped at {where} by {fielder}.",
+        "Dropped catch, {fielder} at {where}, {batter} survives.",
+        "Chance missed: {fielder} puts {batter} down at {where}.",
+    ],
+    "wide": [
+        "{bowler} bowls a wide.",
+        "Wide from {bowler}.",
+        "{bowler} strays down leg, wide.",
+        "{n_wide_word} from {bowler}.",
+        "{bowler} sprays it down the leg side. Wide.",
+    ],
+    "noball": [
+        "{bowler} oversteps, no ball.",
+        "No ball from {bowler}.",
+        "No-ball, {batter} gets {n_word} off it.",
+        "{bowler} has overstepped. No-ball.",
+    ],
     "byes": ["{n_bye} as it beats the keeper.", "Byes: {n_word} more.", "It beats everyone, {n_bye}."],
     "legbyes": ["{n_legbye} off {batter}'s pad.", "Off the pads for {n_legbye}.", "{batter} takes {n_legbye}."],
 }
 
 SHORT = {
-    "dot": ["{ob} {bowler}>{batter} .", "{ob} {bowler} to {batter} 0", "{ob} {bowler}-{batter} dot", "{ob} . {shot}",
-            "{ob} {bowler}>{batter} 0 {shot}"],
+    "dot": [
+        "{ob} {bowler}>{batter} .",
+        "{ob} {bowler} to {batter} 0",
+        "{ob} {bowler}-{batter} dot",
+        "{ob} . {shot}",
+        "{ob} {bowler}>{batter} 0 {shot}",
+    ],
     "runs": ["{ob} {bowler}>{batter} {n} {where}", "{ob} {batter} {n} {shot} {where}", "{ob} {bowler}-{batter} {n}"],
     "runs_allrun": ["{ob} {bowler}>{batter} 4 all run"],
-    "four": ["{ob} {bowler}>{batter} 4 {where}", "{ob} {bowler}>{batter} 4 {shot}", "{ob} {batter} FOUR {where}",
-             "{ob} {bowler}-{batter} 4"],
+    "four": [
+        "{ob} {bowler}>{batter} 4 {where}",
+        "{ob} {bowler}>{batter} 4 {shot}",
+        "{ob} {batter} FOUR {where}",
+        "{ob} {bowler}-{batter} 4",
+    ],
     "four_edged": ["{ob} {bowler}>{batter} 4 edge", "{ob} {batter} 4 thick edge"],
     "six": ["{ob} {bowler}>{batter} 6 {where}", "{ob} {batter} SIX {shot}", "{ob} {bowler}-{batter} 6"],
-    "caught": ["{ob} {bowler}>{batter} W c {fielder}", "{ob} W {batter} c {fielder} b {bowler}",
-               "{ob} {batter} ct {fielder} at {where}"],
+    "caught": [
+        "{ob} {bowler}>{batter} W c {fielder}",
+        "{ob} W {batter} c {fielder} b {bowler}",
+        "{ob} {batter} ct {fielder} at {where}",
+    ],
     "caught_keeper": ["{ob} {bowler}>{batter} W c wk {fielder}", "{ob} W {batter} c {fielder} b {bowler}"],
     "caught and bowled": ["{ob} W {batter} c&b {bowler}", "{ob} {bowler}>{batter} W c+b"],
     "bowled": ["{ob} {bowler}>{batter} W b", "{ob} W {batter} b {bowler}", "{ob} {bowler}>{batter} bowled"],
@@ -123,8 +229,11 @@ SHORT = {
     "stumped": ["{ob} {bowler}>{batter} W st {fielder}", "{ob} W {batter} st {fielder} b {bowler}"],
     "run out": ["{ob} W {out} run out ({fielder})", "{ob} {bowler}>{batter} W ro {out}", "{ob} {out} runout {fielder}"],
     "other_wicket": ["{ob} W {out} {kind}", "{ob} {bowler}>{batter} W {kind}"],
-    "dropped": ["{ob} {bowler}>{batter} {n} dropped {where} {fielder}", "{ob} {batter} dropped by {fielder}",
-                "{ob} {batter} drop {where}"],
+    "dropped": [
+        "{ob} {bowler}>{batter} {n} dropped {where} {fielder}",
+        "{ob} {batter} dropped by {fielder}",
+        "{ob} {batter} drop {where}",
+    ],
     "wide": ["{ob} {bowler} {n_wd}", "{ob} {bowler}>{batter} {n_wd}", "{ob} wide", "{ob} {n_wd}"],
     "noball": ["{ob} {bowler}>{batter} nb", "{ob} {bowler} nb +{n}", "{ob} no ball"],
     "byes": ["{ob} {bowler}>{batter} {nx}b", "{ob} {nx} byes"],
@@ -132,25 +241,74 @@ SHORT = {
 }
 # What people type when they cannot be bothered: no names, just the result.
 TERSE = {
-    "dot": ["dot", "dot ball", "no run", ".", "0", "defended"], "runs": ["{n}", "{n} runs", "single", "{n_word}"],
-    "runs_allrun": ["4 all run", "four, all run"], "four": ["4", "FOUR", "four!", "boundary", "4 runs"],
-    "four_edged": ["4 edge", "edged four"], "six": ["6", "SIX", "six!", "maximum", "6 runs"],
-    "caught": ["W caught", "out caught", "caught!", "ct"], "caught_keeper": ["caught behind", "W c wk"],
-    "caught and bowled": ["c&b", "caught and bowled"], "bowled": ["bowled!", "W bowled", "b", "bowled him"],
-    "lbw": ["lbw", "W lbw", "plumb lbw", "out lbw"], "stumped": ["stumped", "W st"], "run out": ["run out!", "W ro", "runout"],
-    "other_wicket": ["W {kind}", "out, {kind}"], "dropped": ["dropped", "dropped!", "drop"],
-    "wide": ["wd", "wide", "{n_wd}"], "noball": ["nb", "no ball", "no-ball"], "byes": ["{nx} byes", "{nx}b"],
+    "dot": ["dot", "dot ball", "no run", ".", "0", "defended"],
+    "runs": ["{n}", "{n} runs", "single", "{n_word}"],
+    "runs_allrun": ["4 all run", "four, all run"],
+    "four": ["4", "FOUR", "four!", "boundary", "4 runs"],
+    "four_edged": ["4 edge", "edged four"],
+    "six": ["6", "SIX", "six!", "maximum", "6 runs"],
+    "caught": ["W caught", "out caught", "caught!", "ct"],
+    "caught_keeper": ["caught behind", "W c wk"],
+    "caught and bowled": ["c&b", "caught and bowled"],
+    "bowled": ["bowled!", "W bowled", "b", "bowled him"],
+    "lbw": ["lbw", "W lbw", "plumb lbw", "out lbw"],
+    "stumped": ["stumped", "W st"],
+    "run out": ["run out!", "W ro", "runout"],
+    "other_wicket": ["W {kind}", "out, {kind}"],
+    "dropped": ["dropped", "dropped!", "drop"],
+    "wide": ["wd", "wide", "{n_wd}"],
+    "noball": ["nb", "no ball", "no-ball"],
+    "byes": ["{nx} byes", "{nx}b"],
     "legbyes": ["{nx} leg byes", "{nx}lb", "leg bye"],
 }
-_SHORT_SHOT = {"driven": "drive", "pulled": "pull", "cut": "cut", "flicked": "flick", "swept": "sweep",
-               "punched": "punch", "lofted": "loft", "defended": "def", "left": "left", "beaten": "beaten",
-               "played and missed": "pam", "blocked": "blk", "straight to the fielder": "fielded"}
-_PLAIN_VERB = {"pushed": "pushes", "worked": "works", "nudged": "nudges", "dabbed": "dabs", "tucked": "tucks",
-               "flicked": "flicks", "driven": "drives", "cut": "cuts", "pulled": "pulls", "swept": "sweeps",
-               "punched": "punches", "lofted": "lofts", "edged": "edges", "slog-swept": "slog-sweeps",
-               "hoicked": "hoicks", "launched": "launches", "upper-cut": "upper-cuts"}
-ABBREV = {"through": "thru", "cover": "cvr", "wicket": "wkt", "bowled": "bwld", "caught": "ct", "boundary": "bdry",
-          "keeper": "wk", "square leg": "sq leg", "midwicket": "mid-wkt", "runs": "rns", "four": "4", "six": "6"}
+_SHORT_SHOT = {
+    "driven": "drive",
+    "pulled": "pull",
+    "cut": "cut",
+    "flicked": "flick",
+    "swept": "sweep",
+    "punched": "punch",
+    "lofted": "loft",
+    "defended": "def",
+    "left": "left",
+    "beaten": "beaten",
+    "played and missed": "pam",
+    "blocked": "blk",
+    "straight to the fielder": "fielded",
+}
+_PLAIN_VERB = {
+    "pushed": "pushes",
+    "worked": "works",
+    "nudged": "nudges",
+    "dabbed": "dabs",
+    "tucked": "tucks",
+    "flicked": "flicks",
+    "driven": "drives",
+    "cut": "cuts",
+    "pulled": "pulls",
+    "swept": "sweeps",
+    "punched": "punches",
+    "lofted": "lofts",
+    "edged": "edges",
+    "slog-swept": "slog-sweeps",
+    "hoicked": "hoicks",
+    "launched": "launches",
+    "upper-cut": "upper-cuts",
+}
+ABBREV = {
+    "through": "thru",
+    "cover": "cvr",
+    "wicket": "wkt",
+    "bowled": "bwld",
+    "caught": "ct",
+    "boundary": "bdry",
+    "keeper": "wk",
+    "square leg": "sq leg",
+    "midwicket": "mid-wkt",
+    "runs": "rns",
+    "four": "4",
+    "six": "6",
+}
 ROOT_VERB = {"driven": "drive", "pulled": "pull"}
 
 
@@ -160,9 +318,9 @@ def _typo(rng: random.Random, word: str) -> str:
     i = rng.randrange(1, len(word) - 2)
     op = rng.choice(("swap", "drop", "double"))
     if op == "swap":
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if op == "drop":
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     return word[:i] + word[i] + word[i:]
 
 
@@ -196,20 +354,31 @@ def _fields(rng, ev, invented) -> tuple[dict, Shown]:
     nb = extras.get("byes", 0) or extras.get("legbyes", 0) or 1
     wd = extras.get("wides", 1)
     f = {
-        "batter": batter, "bowler": bowler, "fielder": fielder or "the fielder", "out": out_shown or batter,
-        "kind": w.get("kind", ""), "shot": ev.shot or "played", "where": ev.where or rng.choice(["cover", "point", "midwicket"]),
+        "batter": batter,
+        "bowler": bowler,
+        "fielder": fielder or "the fielder",
+        "out": out_shown or batter,
+        "kind": w.get("kind", ""),
+        "shot": ev.shot or "played",
+        "where": ev.where or rng.choice(["cover", "point", "midwicket"]),
         "pos": rng.choice(["cover", "mid-off", "point", "midwicket"]),
-        "n": d["runs"]["batter"], "n_run": "1 run" if d["runs"]["batter"] == 1 else f"{d['runs']['batter']} runs",
+        "n": d["runs"]["batter"],
+        "n_run": "1 run" if d["runs"]["batter"] == 1 else f"{d['runs']['batter']} runs",
         "n_word": NUM.get(n, str(n)) if n != 1 else rng.choice(["one", "a single"]),
-        "n_bye": "1 bye" if nb == 1 else f"{nb} byes", "n_legbye": "1 leg bye" if nb == 1 else f"{nb} leg byes",
-        "n_wide": "wide" if wd == 1 else f"{wd} wides", "n_wd": "wd" if wd == 1 else f"{wd}wd",
-        "ob": f"{ev.context['over']}.{ev.context['ball']}", "nx": nb,
+        "n_bye": "1 bye" if nb == 1 else f"{nb} byes",
+        "n_legbye": "1 leg bye" if nb == 1 else f"{nb} leg byes",
+        "n_wide": "wide" if wd == 1 else f"{wd} wides",
+        "n_wd": "wd" if wd == 1 else f"{wd}wd",
+        "ob": f"{ev.context['over']}.{ev.context['ball']}",
+        "nx": nb,
     }
     f["n_wide_word"] = "A wide" if wd == 1 else f"{NUM.get(wd, wd).capitalize()} wides"
     f["n_word_cap"] = f["n_word"][:1].upper() + f["n_word"][1:]
-    shown = Shown(batter=names.surname(batter) if batter not in invented.values() else batter,
-                  bowler=names.surname(bowler) if bowler not in invented.values() else bowler,
-                  fielder=(names.surname(fielder) if fielder not in invented.values() else fielder) if fielder else None)
+    shown = Shown(
+        batter=names.surname(batter) if batter not in invented.values() else batter,
+        bowler=names.surname(bowler) if bowler not in invented.values() else bowler,
+        fielder=(names.surname(fielder) if fielder not in invented.values() else fielder) if fielder else None,
+    )
     return f, shown
 
 
@@ -219,7 +388,9 @@ def _template_key(ev) -> str:
         kind = d["wickets"][0]["kind"]
         if kind == "caught" and ev.where == "keeper":
             return "caught_keeper"
-        return kind if kind in ("caught", "caught and bowled", "bowled", "lbw", "stumped", "run out") else "other_wicket"
+        return (
+            kind if kind in ("caught", "caught and bowled", "bowled", "lbw", "stumped", "run out") else "other_wicket"
+        )
     if ev.klass == "runs" and d["runs"].get("non_boundary"):
         return "runs_allrun"
     if ev.klass == "four" and ev.shot == "edged":
@@ -251,14 +422,23 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
         text = f"{f['bowler']} to {f['batter']}, {text}"
         if rng.random() < 0.3 and ev.klass == "wicket":
             text = text.replace("OUT,", "OUT!", 1) if rng.random() < 0.5 else text
-    detail = "{shot}" in tmpl or "{where}" in tmpl or "{pos}" in tmpl or key == "four_edged" or \
-        (isinstance(table[key], dict))
+    detail = (
+        "{shot}" in tmpl
+        or "{where}" in tmpl
+        or "{pos}" in tmpl
+        or key == "four_edged"
+        or (isinstance(table[key], dict))
+    )
     text, extra = _context_bits(rng, ev, text, style)
     text = _noise(rng, text, style, shown, ev.klass)
     named = style == "cricinfo"  # "Bowler to Batter, ..." names both
-    return text, Shown(shown.batter if named or "{batter}" in tmpl or "{out}" in tmpl else None,
-                       shown.bowler if named or "{bowler}" in tmpl else None,
-                       shown.fielder if "{fielder}" in tmpl else None, detail=detail, ctx=frozenset(extra))
+    return text, Shown(
+        shown.batter if named or "{batter}" in tmpl or "{out}" in tmpl else None,
+        shown.bowler if named or "{bowler}" in tmpl else None,
+        shown.fielder if "{fielder}" in tmpl else None,
+        detail=detail,
+        ctx=frozenset(extra),
+    )
 
 
 def _context_bits(rng, ev, text: str, style: str) -> tuple[str, set]:

@@ -6,7 +6,7 @@ women's cricket, unusual names, Cricsheet deliveries with context). Every line c
 hand-made label; the label, not the prompt module's reader, is the truth the replies are checked
 against, so a reader mistake cannot hide a model mistake.
 
-    python -m builder.eval_data            # validate the set, print its sha256 and reader accuracy
+    python -m builder.eval.events            # validate the set, print its sha256 and reader accuracy
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from device import prompt
+from device.commentary.delivery import read_delivery, read_text
+from device.commentary.events import DISMISSAL_KINDS, OUTCOMES, Canonical, EventError
+from device.commentary.render import SYSTEM_PROMPT, build_messages, render_user
 
 HELDOUT_PATH = Path(__file__).resolve().parent / "heldout" / "events.jsonl"
 STYLES = ("cricinfo", "radio", "shorthand", "plain", "typo", "cricsheet")
@@ -31,7 +33,7 @@ class EvalEvent:
     id: str
     set: str  # "handwritten" or "test"
     style: str
-    truth: prompt.Canonical  # what really happened: the replies are checked against this
+    truth: Canonical  # what really happened: the replies are checked against this
     text: str | None = None
     delivery: dict | None = None
     context: dict | None = None
@@ -42,15 +44,14 @@ class EvalEvent:
     def dataset_messages(self) -> list[dict]:
         """The prompt exactly as the dataset wrote it (for the reference loss), else as served."""
         if self.user is not None:
-            return [{"role": "system", "content": prompt.SYSTEM_PROMPT}, {"role": "user", "content": self.user}]
+            return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": self.user}]
         return self.messages()
 
     def messages(self, outcome_line: bool = True) -> list[dict]:
         """Chat messages as /v1/commentary builds them (outcome_line=False: raw, as `ollama run`)."""
         if self.user is not None and self.text is None and self.delivery is None:
-            return [{"role": "system", "content": prompt.SYSTEM_PROMPT}, {"role": "user", "content": self.user}]
-        return prompt.build_messages(text=self.text, delivery=self.delivery, context=self.context,
-                                     outcome_line=outcome_line)
+            return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": self.user}]
+        return build_messages(text=self.text, delivery=self.delivery, context=self.context, outcome_line=outcome_line)
 
     def event_text(self) -> str | None:
         """The words an echo is measured against."""
@@ -60,7 +61,7 @@ class EvalEvent:
         if self.text is not None:
             return self.text
         if self.delivery is not None:  # as scoring software would show it, without the outcome line
-            return "[delivery] " + prompt.render_user(delivery=self.delivery, context=self.context, outcome_line=False)
+            return "[delivery] " + render_user(delivery=self.delivery, context=self.context, outcome_line=False)
         return (self.user or "")[:160]
 
 
@@ -69,18 +70,26 @@ def heldout_sha256(path: str | Path = HELDOUT_PATH) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _truth_from_label(label: dict, read: prompt.Canonical | None, exact: bool = False) -> prompt.Canonical:
+def _truth_from_label(label: dict, read: Canonical | None, exact: bool = False) -> Canonical:
     """The hand label laid over what the reader found, so the label always wins.
 
     From free text (`exact` False) only the names are taken from the reader; every flag the
     checker uses (day start, milestone, hat-trick ball, review) comes from the label, so a change
     in the tolerant reader cannot move the truth. A Cricsheet delivery is read exactly.
     """
-    base = read if read is not None else prompt.Canonical(outcome=label["outcome"])
+    base = read if read is not None else Canonical(outcome=label["outcome"])
     fields = {"outcome": label["outcome"], "confident": True}
     if not exact:
-        fields.update(day_start=False, milestone=None, hat_trick_ball=False, new_batter=False, review=None,
-                      extra_kind=None, runs=None, extras=None)
+        fields.update(
+            day_start=False,
+            milestone=None,
+            hat_trick_ball=False,
+            new_batter=False,
+            review=None,
+            extra_kind=None,
+            runs=None,
+            extras=None,
+        )
     for key in ("runs", "dismissal", "extras"):
         if key in label:
             fields[key] = label[key]
@@ -104,9 +113,9 @@ def _check_label(label, where: str) -> list[str]:
     unknown = set(label) - LABEL_KEYS
     if unknown:
         problems.append(f"{where}: unknown label keys {sorted(unknown)}; allowed {sorted(LABEL_KEYS)}")
-    if label.get("outcome") not in prompt.OUTCOMES:
-        problems.append(f"{where}: label outcome {label.get('outcome')!r} is not one of {list(prompt.OUTCOMES)}")
-    if label.get("dismissal") is not None and label["dismissal"] not in prompt.DISMISSAL_KINDS:
+    if label.get("outcome") not in OUTCOMES:
+        problems.append(f"{where}: label outcome {label.get('outcome')!r} is not one of {list(OUTCOMES)}")
+    if label.get("dismissal") is not None and label["dismissal"] not in DISMISSAL_KINDS:
         problems.append(f"{where}: dismissal {label['dismissal']!r} is not a Cricsheet kind")
     if label.get("outcome") == "wicket" and not label.get("dismissal"):
         problems.append(f"{where}: a wicket needs its dismissal kind in the label")
@@ -117,7 +126,9 @@ def load_heldout(path: str | Path = HELDOUT_PATH) -> list[EvalEvent]:
     """Read and validate the hand-written set; raise ValueError listing every bad line."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"hand-written held-out set {path} is missing; it ships in builder/heldout/ (reinstall the package)")
+        raise ValueError(
+            f"hand-written held-out set {path} is missing; it ships in builder/heldout/ (reinstall the package)"
+        )
     events, problems, seen = [], [], set()
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -142,19 +153,27 @@ def load_heldout(path: str | Path = HELDOUT_PATH) -> list[EvalEvent]:
         read = None
         if row.get("delivery") is not None:
             try:
-                read = prompt.read_delivery(row["delivery"], row.get("context"))
-            except prompt.EventError as exc:
+                read = read_delivery(row["delivery"], row.get("context"))
+            except EventError as exc:
                 problems.append(f"{where}: the prompt module refuses this delivery: {exc}")
                 continue
         else:
             try:  # only for names and flags; the label overrides what it says happened
-                read = prompt.read_text(row["text"])
-            except prompt.EventError:
+                read = read_text(row["text"])
+            except EventError:
                 read = None
-        events.append(EvalEvent(id=row["id"], set="handwritten", style=row["style"], text=row.get("text"),
-                                delivery=row.get("delivery"), context=row.get("context"),
-                                truth=_truth_from_label(row["label"], read, exact=row.get("delivery") is not None),
-                                label=row["label"]))
+        events.append(
+            EvalEvent(
+                id=row["id"],
+                set="handwritten",
+                style=row["style"],
+                text=row.get("text"),
+                delivery=row.get("delivery"),
+                context=row.get("context"),
+                truth=_truth_from_label(row["label"], read, exact=row.get("delivery") is not None),
+                label=row["label"],
+            )
+        )
     if problems:
         raise ValueError(f"{len(problems)} problem(s) in the held-out set:\n  " + "\n  ".join(problems))
     return events
@@ -168,9 +187,8 @@ def reader_accuracy(events: list[EvalEvent]) -> dict:
         if ev.text is None and ev.delivery is None:
             continue
         try:
-            got = (prompt.read_delivery(ev.delivery, ev.context) if ev.delivery is not None
-                   else prompt.read_text(ev.text))
-        except prompt.EventError as exc:
+            got = read_delivery(ev.delivery, ev.context) if ev.delivery is not None else read_text(ev.text)
+        except EventError as exc:
             misses.append({"id": ev.id, "want": ev.truth.outcome, "got": f"error: {exc}"})
             total += 1
             continue
@@ -182,13 +200,17 @@ def reader_accuracy(events: list[EvalEvent]) -> dict:
             kind_right += got.dismissal == ev.truth.dismissal
         if not ok:
             misses.append({"id": ev.id, "want": ev.truth.outcome, "got": got.outcome})
-    return {"n": total, "outcome_accuracy": right / total if total else None,
-            "dismissal_accuracy": kind_right / kind_total if kind_total else None, "misses": misses}
+    return {
+        "n": total,
+        "outcome_accuracy": right / total if total else None,
+        "dismissal_accuracy": kind_right / kind_total if kind_total else None,
+        "misses": misses,
+    }
 
 
-def _canonical_from(obj: dict) -> prompt.Canonical:
-    names = {f.name for f in dataclasses.fields(prompt.Canonical)}
-    return prompt.Canonical(**{k: v for k, v in obj.items() if k in names})
+def _canonical_from(obj: dict) -> Canonical:
+    names = {f.name for f in dataclasses.fields(Canonical)}
+    return Canonical(**{k: v for k, v in obj.items() if k in names})
 
 
 def _raw_text(user: str) -> str:
@@ -217,26 +239,37 @@ def _test_event(row: dict, n: int) -> EvalEvent:
     if text is None and delivery is None:
         text = _raw_text(user)
     # The whole rendered message (outcome and flag lines included) is what the reader reads best.
-    read = prompt.read_delivery(delivery, context) if delivery is not None else prompt.read_text(user)
+    read = read_delivery(delivery, context) if delivery is not None else read_text(user)
     canonical = row.get("canonical")
     if isinstance(canonical, dict):
         truth = _canonical_from(canonical)
-    elif row.get("outcome") in prompt.OUTCOMES:
+    elif row.get("outcome") in OUTCOMES:
         label = {"outcome": row["outcome"]}
         if row.get("dismissal"):
             label["dismissal"] = row["dismissal"]
         truth = _truth_from_label(label, read, exact=True)  # flags: from the generator's own flag lines
     else:
         truth = read
-    return EvalEvent(id=str(row.get("id") or f"t{n:05d}"), set="test", style=str(row.get("style") or "test"),
-                     truth=truth, text=text, delivery=delivery, context=context, user=user, reference=reply)
+    return EvalEvent(
+        id=str(row.get("id") or f"t{n:05d}"),
+        set="test",
+        style=str(row.get("style") or "test"),
+        truth=truth,
+        text=text,
+        delivery=delivery,
+        context=context,
+        user=user,
+        reference=reply,
+    )
 
 
 def load_test_split(dataset_dir: str | Path, n_events: int, seed: int = 0) -> list[EvalEvent]:
     """A seeded sample of `n_events` lines of DATASET/test.jsonl (all of them if fewer)."""
     path = Path(dataset_dir) / "test.jsonl"
     if not path.is_file():
-        raise ValueError(f"{path} is missing: run `suksham dataset --out {dataset_dir}` first, or pass another dataset folder")
+        raise ValueError(
+            f"{path} is missing: run `suksham dataset --out {dataset_dir}` first, or pass another dataset folder"
+        )
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)

@@ -1,28 +1,36 @@
 """Benaud-manner and event-consistency metrics over (event, reply) pairs.
 
-Every check comes from `device.manner` (the same rule-based checker the dataset and the server
+Every check comes from `device.commentary.manner` (the same rule-based checker the dataset and the server
 use), applied against the event's true canonical form (the hand label, or the exact reading of a
 Cricsheet delivery). This module only counts.
 
-    from builder.eval_metrics import score_reply, aggregate
+    from builder.eval.metrics import score_reply, aggregate
     rows = [score_reply("Got him.", event.truth, event.event_text())]
     print(aggregate(rows))
 """
 
 from __future__ import annotations
 
-from device import manner, prompt
+import re
+
+from device.commentary import manner
+from device.commentary.events import Canonical
 
 ROUTINE = ("dot", "runs")  # balls where silence is often the right answer
 # The composite: a reply passes only if it passes all of these at once.
-COMPOSITE_CHECKS = ("within_words", "no_exclamation", "no_banned", "no_contradiction", "fits", "no_echo",
-                    "not_silent_on_wicket")
+COMPOSITE_CHECKS = (
+    "within_words",
+    "no_exclamation",
+    "no_banned",
+    "no_contradiction",
+    "fits",
+    "no_echo",
+    "not_silent_on_wicket",
+)
 
 
 word_count = manner.word_count  # the checker's own notion of a word ("Caught & bowled." is 3)
 
-
-import re
 
 # Praise is no reaction to a wide, byes, a drop or a rain break. The shared checker refuses it on
 # the extras and a drop (it reacts to nothing in the ball) but lets "Superb." pass on an unclear
@@ -31,7 +39,7 @@ _NO_PRAISE = ("wide", "byes", "legbyes", "dropped", "unclear")
 _PRAISE = re.compile(r"\b(?:lovely|great|fine|good|nice|well played|shot)\b")
 
 
-def misplaced_praise(reply: str, truth: prompt.Canonical) -> bool:
+def misplaced_praise(reply: str, truth: Canonical) -> bool:
     """Praise alone, on an event that gives nobody anything to praise."""
     low = reply.lower()
     if truth.outcome not in _NO_PRAISE and not (truth.outcome == "noball" and not truth.runs):
@@ -40,12 +48,12 @@ def misplaced_praise(reply: str, truth: prompt.Canonical) -> bool:
     return praise and not manner.claims(reply)
 
 
-def apt(reply: str, truth: prompt.Canonical) -> bool:
+def apt(reply: str, truth: Canonical) -> bool:
     """The fit check of the gate: the shared `manner.fits`, and no misplaced praise."""
     return bool(manner.fits(reply, truth)) and not misplaced_praise(reply, truth)
 
 
-def score_reply(reply: str, truth: prompt.Canonical, event_text: str | None = None, truncated: bool = False) -> dict:
+def score_reply(reply: str, truth: Canonical, event_text: str | None = None, truncated: bool = False) -> dict:
     """Every check on one reply, as booleans, plus the manner checker's problem codes.
 
     `truncated`: generation hit its token limit, so the reply was longer than what we kept.

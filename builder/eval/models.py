@@ -1,6 +1,6 @@
 """The models the evaluation compares, each behind one `reply(event) -> str` call.
 
-- `GGUFReplier`: a GGUF through `device.engine.Engine`, exactly as the server runs it (greedy,
+- `GGUFReplier`: a GGUF through `device.runtime.engine.Engine`, exactly as the server runs it (greedy,
   the same template and prompt module). Modes: "served" (as /v1/commentary builds the prompt),
   "raw" (the user's words only, as `ollama run` sends them), and for the base model "zero"/"few"
   (prompted as Benaud on the user's words, with no examples or with a few hand-written ones) and
@@ -20,16 +20,19 @@ from pathlib import Path
 
 import numpy as np
 
-from builder.eval_data import EvalEvent
-from device import manner, prompt
-from device.engine import Completion, Engine, EngineSettings
-from device.service import clean_reply
+from builder.eval.events import EvalEvent
+from device.commentary import manner
+from device.commentary.guard import clean_reply
+from device.commentary.render import SYSTEM_PROMPT, render_user
+from device.runtime.engine import Completion, Engine, EngineSettings
 
 MAX_NEW_TOKENS = 12
 # The base gets a fuller brief than the tuned model's short system prompt: a fair comparison
 # asks what prompting alone can do.
-BASE_SYSTEM = (prompt.SYSTEM_PROMPT + " Be understated, like Richie Benaud: no exclamation marks, "
-               "never say what did not happen, say nothing on routine balls.")
+BASE_SYSTEM = (
+    SYSTEM_PROMPT + " Be understated, like Richie Benaud: no exclamation marks, "
+    "never say what did not happen, say nothing on routine balls."
+)
 # Hand-written few-shot examples (not taken from the dataset): event text -> Benaud reply.
 FEW_SHOT = (
     ("Broad to Smith, no run, defended back down the pitch", ""),
@@ -44,7 +47,7 @@ FEW_SHOT = (
 def _few_shot_messages(system: str) -> list[dict]:
     msgs = [{"role": "system", "content": system}]
     for text, reply in FEW_SHOT:
-        msgs.append({"role": "user", "content": prompt.render_user(text=text)})
+        msgs.append({"role": "user", "content": render_user(text=text)})
         msgs.append({"role": "assistant", "content": reply})
     return msgs
 
@@ -74,15 +77,14 @@ class EnginePool:
     def get(self, path: str | Path) -> Engine:
         key = str(Path(path).resolve())
         if key not in self._engines:
-            self._engines[key] = Engine(EngineSettings(model_path=Path(path), n_ctx=self.n_ctx,
-                                                       n_threads=self.threads)).load()
+            self._engines[key] = Engine(
+                EngineSettings(model_path=Path(path), n_ctx=self.n_ctx, n_threads=self.threads)
+            ).load()
         return self._engines[key]
 
     def close(self):
         for engine in self._engines.values():
-            llama = engine._llama
-            if llama is not None and hasattr(llama, "close"):
-                llama.close()
+            engine.close()
         self._engines.clear()
 
 
@@ -115,8 +117,14 @@ class GGUFReplier:
 class HFReplier:
     """Greedy replies (and reference loss) from a Hugging Face model folder, on the CPU."""
 
-    def __init__(self, model_dir: str | Path, base_dir: str | Path | None = None, mode: str = "served",
-                 max_new_tokens: int = MAX_NEW_TOKENS, threads: int | None = None):
+    def __init__(
+        self,
+        model_dir: str | Path,
+        base_dir: str | Path | None = None,
+        mode: str = "served",
+        max_new_tokens: int = MAX_NEW_TOKENS,
+        threads: int | None = None,
+    ):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a folder name must never turn into a hub download
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -124,17 +132,22 @@ class HFReplier:
         model_dir = Path(model_dir)
         adapter = (model_dir / "adapter_config.json").is_file()
         if not adapter and not (model_dir / "config.json").is_file():
-            raise ValueError(f"{model_dir} is not a Hugging Face model folder (no config.json or adapter_config.json); "
-                             "pass the merged model's folder (OUT.build/merged)")
+            raise ValueError(
+                f"{model_dir} is not a Hugging Face model folder (no config.json or adapter_config.json); "
+                "pass the merged model's folder (OUT.build/merged)"
+            )
         if adapter and (base_dir is None or not (Path(base_dir) / "config.json").is_file()):
-            raise ValueError(f"{model_dir} holds a LoRA adapter; pass base_dir (the 16-bit base folder, "
-                             f"OUT.build/base) to load it on, got {base_dir}")
+            raise ValueError(
+                f"{model_dir} holds a LoRA adapter; pass base_dir (the 16-bit base folder, "
+                f"OUT.build/base) to load it on, got {base_dir}"
+            )
         if threads:
             torch.set_num_threads(threads)
         tok_dir = model_dir if (model_dir / "tokenizer_config.json").is_file() else Path(base_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(str(tok_dir), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(base_dir if adapter else model_dir), dtype=torch.float32,
-                                                     local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(base_dir if adapter else model_dir), dtype=torch.float32, local_files_only=True
+        )
         if adapter:
             from peft import PeftModel
 
@@ -142,7 +155,7 @@ class HFReplier:
         self.model = model.eval()
         self.mode, self.max_new_tokens = mode, max_new_tokens
 
-    def with_mode(self, mode: str) -> "HFReplier":
+    def with_mode(self, mode: str) -> HFReplier:
         """The same loaded weights, prompted another way (zero-shot vs few-shot base)."""
         other = copy.copy(self)
         other.mode = mode
@@ -160,10 +173,14 @@ class HFReplier:
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         with torch.no_grad():
-            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=self.max_new_tokens,
-                                      do_sample=False, pad_token_id=self.tokenizer.pad_token_id
-                                      or self.tokenizer.eos_token_id)
-        new = out[0, ids.shape[1]:].tolist()
+            out = self.model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=self.max_new_tokens,
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            )
+        new = out[0, ids.shape[1] :].tolist()
         truncated = len(new) >= self.max_new_tokens and not eos & set(new)
         return clean_reply(self.tokenizer.decode(new, skip_special_tokens=True)), truncated
 
@@ -177,8 +194,9 @@ class HFReplier:
                 continue
             msgs = ev.dataset_messages()
             prompt_ids = self._prompt_ids(msgs)
-            full = self.tokenizer.apply_chat_template(msgs + [{"role": "assistant", "content": ev.reference}],
-                                                      tokenize=False)
+            full = self.tokenizer.apply_chat_template(
+                msgs + [{"role": "assistant", "content": ev.reference}], tokenize=False
+            )
             full_ids = self.tokenizer(full.rstrip("\n"), add_special_tokens=False, return_tensors="pt").input_ids
             n_prompt = prompt_ids.shape[1]
             if full_ids.shape[1] <= n_prompt or not torch.equal(full_ids[0, :n_prompt], prompt_ids[0]):
@@ -234,8 +252,14 @@ def quant_divergence(reference: Engine, quantized: Engine, events: list[EvalEven
     if not kls:
         return {"tokens": 0}
     ppl_r, ppl_q = math.exp(float(np.mean(nll_ref))), math.exp(float(np.mean(nll_q)))
-    return {"tokens": len(kls), "kl_mean": float(np.mean(kls)), "kl_max": float(np.max(kls)),
-            "ppl_reference": ppl_r, "ppl_quantized": ppl_q, "ppl_delta": ppl_q - ppl_r}
+    return {
+        "tokens": len(kls),
+        "kl_mean": float(np.mean(kls)),
+        "kl_max": float(np.max(kls)),
+        "ppl_reference": ppl_r,
+        "ppl_quantized": ppl_q,
+        "ppl_delta": ppl_q - ppl_r,
+    }
 
 
 def reply_logprob(engine: Engine, messages: list[dict], reply: str) -> float:
@@ -252,8 +276,9 @@ def reply_logprob(engine: Engine, messages: list[dict], reply: str) -> float:
     return total
 
 
-def tie_aware_agreement(reference: Engine, events: list[EvalEvent], ref_replies: list[str], replies: list[str],
-                        margin: float = math.log(2)) -> dict:
+def tie_aware_agreement(
+    reference: Engine, events: list[EvalEvent], ref_replies: list[str], replies: list[str], margin: float = math.log(2)
+) -> dict:
     """Share of replies the 16-bit model would give too: equal to its greedy reply, or a near tie.
 
     A tiny model's greedy choice between apt short lines is often a near coin toss (the F16 and Q8_0

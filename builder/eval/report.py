@@ -1,6 +1,6 @@
-"""The evaluation's words: the gate, the Markdown report, the model-card section and human ratings.
+"""The evaluation's words: the Markdown report, the model-card section and human ratings.
 
-Everything here works on the plain `report` dict that `builder.evaluate` writes as eval.json, so a
+Everything here works on the plain `report` dict that `builder.eval.run` writes as eval.json, so a
 report can be re-rendered or re-gated without running any model.
 """
 
@@ -11,21 +11,30 @@ import random
 import statistics
 from pathlib import Path
 
-import click
-
+from builder.eval.gate import (  # noqa: F401  (the model names are re-exported)
+    FEW_SHOT_BASE,
+    FEW_SHOT_READER,
+    GUARDED,
+    MIN_SPOKEN_FOR_DISTINCT,
+    SERVED,
+    SIXTEEN_BIT,
+    gate,
+)
+from device.errors import UserError
 from device.util import atomic_write_json
 
-SERVED = "q4_k_m"  # the model the bundle ships: its own replies, prompted as /v1/commentary prompts it
-GUARDED = "q4_k_m+guard"  # what /v1/commentary returns: SERVED's replies after the server's manner guard
-FEW_SHOT_BASE = "base-few-shot"  # the base prompted as Benaud, with examples, on the event's words
-FEW_SHOT_READER = "base-few-shot+reader"  # the same, plus the reader's "Outcome: ..." line as served
-SIXTEEN_BIT = "merged-16bit"
-MIN_SPOKEN_FOR_DISTINCT = 20  # below this the distinct share is noise (tiny test builds)
 COLUMNS = (  # (metric key, header, format)
-    ("within_words", "<=5 words", "pct"), ("exclamation_rate", "'!'", "pct"), ("banned_rate", "banned", "pct"),
-    ("silence_routine", "silent routine", "pct"), ("silence_wicket", "silent wicket", "pct"),
-    ("contradiction_rate", "contradict", "pct"), ("fit_rate", "fit", "pct"), ("echo_rate", "echo", "pct"),
-    ("distinct_share", "distinct", "pct"), ("composite", "composite", "pct"), ("mean_words", "words", "num"),
+    ("within_words", "<=5 words", "pct"),
+    ("exclamation_rate", "'!'", "pct"),
+    ("banned_rate", "banned", "pct"),
+    ("silence_routine", "silent routine", "pct"),
+    ("silence_wicket", "silent wicket", "pct"),
+    ("contradiction_rate", "contradict", "pct"),
+    ("fit_rate", "fit", "pct"),
+    ("echo_rate", "echo", "pct"),
+    ("distinct_share", "distinct", "pct"),
+    ("composite", "composite", "pct"),
+    ("mean_words", "words", "num"),
 )
 
 
@@ -33,76 +42,6 @@ def _fmt(value, kind: str = "pct") -> str:
     if value is None:
         return "n/a"
     return f"{100 * value:.1f}%" if kind == "pct" else f"{value:.2f}"
-
-
-def gate(report: dict, t) -> dict:
-    """Judge the served model against thresholds `t` (config eval.thresholds); never raises.
-
-    Returns {"passed", "failures", "checks"}; each failure names the metric, its value and the
-    threshold. A check whose inputs were not measured is listed as skipped, not passed.
-    """
-    models = report.get("models", {})
-    # The manner and consistency checks judge what a listener gets from /v1/commentary (the model's
-    # reply after the server's guard); the model itself is held to the guard share, the margin over
-    # the prompted base and the quantization agreement, all measured before the guard.
-    served = (models.get(GUARDED) or models.get(SERVED, {})).get("metrics", {})
-    subject = GUARDED if GUARDED in models else SERVED
-    checks = []
-
-    def check(metric: str, value, op: str, threshold: float, why_missing: str = ""):
-        if value is None:
-            checks.append({"metric": metric, "value": None, "op": op, "threshold": threshold, "passed": None,
-                           "skipped": why_missing or "not measured"})
-            return
-        ok = value >= threshold if op == ">=" else value <= threshold
-        checks.append({"metric": metric, "value": value, "op": op, "threshold": threshold, "passed": ok})
-
-    if not served:
-        checks.append({"metric": f"{subject} replies", "value": None, "op": "exists", "threshold": None,
-                       "passed": False, "skipped": None})
-    allm, hand = served.get("all", {}), served.get("handwritten", {})
-    check(f"{subject} share of replies <= 5 words", allm.get("within_words"), ">=", t.max_words_share)
-    check(f"{subject} exclamation rate", allm.get("exclamation_rate"), "<=", t.exclamation_rate)
-    check(f"{subject} contradiction rate", allm.get("contradiction_rate"), "<=", t.contradiction_rate)
-    check(f"{subject} fit rate on the hand-written set", hand.get("fit_rate"), ">=", t.handwritten_fit)
-    enough = (allm.get("n_spoken") or 0) >= MIN_SPOKEN_FOR_DISTINCT
-    check(f"{subject} distinct share of spoken replies", allm.get("distinct_share") if enough else None, ">=",
-          t.min_distinct_share, f"fewer than {MIN_SPOKEN_FOR_DISTINCT} spoken replies")
-    check(f"{SERVED} share of replies the guard replaces", models.get(SERVED, {}).get("guarded_share"), "<=",
-          t.max_guarded_share, "the guard share was not measured")
-    model_all = models.get(SERVED, {}).get("metrics", {}).get("all", {})
-    ours = model_all.get("composite")
-    kind = getattr(t, "composite_margin_kind", "absolute")
-    for base_name, label, threshold, gap in (
-            (FEW_SHOT_BASE, "few-shot base", t.composite_margin_over_fewshot, kind == "gap"),
-            (FEW_SHOT_READER, "reader-helped few-shot base", getattr(t, "composite_gap_over_reader_base", None), True)):
-        if threshold is None or (base_name == FEW_SHOT_READER and base_name not in models):
-            continue  # an eval.json from before the reader-helped base was compared
-        theirs = models.get(base_name, {}).get("metrics", {}).get("all", {}).get("composite")
-        margin = None
-        if ours is not None and theirs is not None:
-            if gap:  # share of what the prompted base leaves to gain
-                margin = (ours - theirs) / (1 - theirs) if theirs < 1 else None
-            else:
-                margin = ours - theirs
-        what = f"share of the {label}'s composite gap closed" if gap else f"composite minus {label} composite"
-        check(f"{SERVED} {what}", margin, ">=", threshold,
-              f"no {label} was evaluated" if theirs is None else f"the {label} is already perfect")
-    if getattr(t, "q4_agreement_kind", "exact") == "tie-aware":
-        agree = models.get(SERVED, {}).get("agreement_tie_aware")
-        what = "agreement with the 16-bit model (equal, or a near tie for the 16-bit model)"
-    else:
-        agree, what = models.get(SERVED, {}).get("agreement_with_16bit"), "greedy agreement with the 16-bit model"
-    check(f"{SERVED} {what}", agree, ">=", t.q4_agreement,
-          "no 16-bit model was available (tie-aware needs the F16 GGUF)")
-    failures = []
-    for c in checks:
-        if c["passed"] is False:
-            if c["value"] is None:
-                failures.append(f"{c['metric']}: missing (the model produced no replies)")
-            else:
-                failures.append(f"{c['metric']} = {c['value']:.3f}, threshold {c['op']} {c['threshold']}")
-    return {"passed": not failures, "failures": failures, "checks": checks}
 
 
 def table(report: dict, subset: str = "all") -> str:
@@ -152,13 +91,21 @@ def _sample_lines(samples: list[dict]) -> list[str]:
 
 def _style_lines(report: dict) -> list[str]:
     """Composite (and fit) per hand-written style: where generalisation beyond the templates breaks."""
-    models = {n: m["metrics"].get("by_style") for n, m in report.get("models", {}).items() if m["metrics"].get("by_style")}
+    models = {
+        n: m["metrics"].get("by_style") for n, m in report.get("models", {}).items() if m["metrics"].get("by_style")
+    }
     if not models:
         return []
     styles = sorted({st for by in models.values() for st in by})
-    lines = ["", "### Hand-written set by style (composite / fit)", "",
-             "| model | " + " | ".join(f"{st} ({next(iter(models.values())).get(st, {}).get('n', 0)})" for st in styles) + " |",
-             "|---|" + "---|" * len(styles)]
+    lines = [
+        "",
+        "### Hand-written set by style (composite / fit)",
+        "",
+        "| model | "
+        + " | ".join(f"{st} ({next(iter(models.values())).get(st, {}).get('n', 0)})" for st in styles)
+        + " |",
+        "|---|" + "---|" * len(styles),
+    ]
     for name, by in models.items():
         cells = [f"{_fmt(by.get(st, {}).get('composite'))} / {_fmt(by.get(st, {}).get('fit_rate'))}" for st in styles]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -169,9 +116,11 @@ def _quant_lines(report: dict) -> list[str]:
     out = []
     for name, q in (report.get("quantization") or {}).items():
         if q.get("tokens"):
-            out.append(f"- {name}: KL {q['kl_mean']:.4f} nats/token (max {q['kl_max']:.3f}), perplexity "
-                       f"{q['ppl_reference']:.3f} -> {q['ppl_quantized']:.3f} (delta {q['ppl_delta']:+.3f}), "
-                       f"{q['tokens']} tokens")
+            out.append(
+                f"- {name}: KL {q['kl_mean']:.4f} nats/token (max {q['kl_max']:.3f}), perplexity "
+                f"{q['ppl_reference']:.3f} -> {q['ppl_quantized']:.3f} (delta {q['ppl_delta']:+.3f}), "
+                f"{q['tokens']} tokens"
+            )
     return out
 
 
@@ -179,18 +128,26 @@ def model_card_section(report: dict) -> str:
     """The evaluation section of MODEL_CARD.md: tables per model, gate, 10 sample replies."""
     lines = ["## Evaluation", ""]
     counts = report.get("n_events", {})
-    lines.append(f"Held-out events: {counts.get('handwritten', 0)} hand-written (sha256 "
-                 f"`{report.get('heldout_sha256', '')[:16]}...`), {counts.get('test', 0)} from the generated "
-                 "test split. Replies are greedy; checks are the rule-based `device.manner` checker against the "
-                 "event's labelled outcome. Composite = share of replies passing every check at once.")
-    lines += ["", f"Prompts: the base models get a Benaud brief and the event's words ({FEW_SHOT_BASE}: also six "
-                  f"hand-written examples; {FEW_SHOT_READER}: the examples and the reader's `Outcome:` line too, "
-                  f"as the server gives the tuned model). {SERVED} and {SIXTEEN_BIT} are prompted as "
-                  f"/v1/commentary prompts them; {SERVED}-raw gets the event's words alone, as `ollama run` sends "
-                  f"them; {GUARDED} is {SERVED} after the server's manner guard."]
+    lines.append(
+        f"Held-out events: {counts.get('handwritten', 0)} hand-written (sha256 "
+        f"`{report.get('heldout_sha256', '')[:16]}...`), {counts.get('test', 0)} from the generated "
+        "test split. Replies are greedy; checks are the rule-based `device.commentary.manner` checker against the "
+        "event's labelled outcome. Composite = share of replies passing every check at once."
+    )
+    lines += [
+        "",
+        f"Prompts: the base models get a Benaud brief and the event's words ({FEW_SHOT_BASE}: also six "
+        f"hand-written examples; {FEW_SHOT_READER}: the examples and the reader's `Outcome:` line too, "
+        f"as the server gives the tuned model). {SERVED} and {SIXTEEN_BIT} are prompted as "
+        f"/v1/commentary prompts them; {SERVED}-raw gets the event's words alone, as `ollama run` sends "
+        f"them; {GUARDED} is {SERVED} after the server's manner guard.",
+    ]
     both = counts.get("handwritten") and counts.get("test")
-    for subset, title in (("all", "All held-out events"), ("handwritten", "Hand-written set"),
-                          ("test", "Generated test split")):
+    for subset, title in (
+        ("all", "All held-out events"),
+        ("handwritten", "Hand-written set"),
+        ("test", "Generated test split"),
+    ):
         if subset == "all" and not both:
             continue  # one set only: its own table says it all
         if any(m.get("metrics", {}).get(subset, {}).get("n") for m in report.get("models", {}).values()):
@@ -199,28 +156,44 @@ def model_card_section(report: dict) -> str:
     g = report.get("gate", {})
     lines += ["", "### Gate", "", f"Result: **{'passed' if g.get('passed') else 'FAILED'}**", ""]
     for c in g.get("checks", []):
-        value = "skipped: " + c["skipped"] if c.get("skipped") else f"{c['value']:.3f}" if c["value"] is not None else "n/a"
+        value = (
+            "skipped: " + c["skipped"] if c.get("skipped") else f"{c['value']:.3f}" if c["value"] is not None else "n/a"
+        )
         mark = "ok" if c["passed"] else "skipped" if c["passed"] is None else "FAIL"
         lines.append(f"- {c['metric']}: {value} (threshold {c['op']} {c['threshold']}) {mark}")
     guarded = report.get("models", {}).get(SERVED, {}).get("guarded_share")
     if guarded is not None:
-        lines += ["", f"The server's manner guard would replace {_fmt(guarded)} of {SERVED}'s replies "
-                      "(the tables score the model's own replies, before any guard)."]
+        lines += [
+            "",
+            f"The server's manner guard would replace {_fmt(guarded)} of {SERVED}'s replies "
+            "(the tables score the model's own replies, before any guard).",
+        ]
     quant = _quant_lines(report)
     if quant:
         lines += ["", "### Quantization", ""] + quant
     reader = report.get("reader_accuracy") or {}
     if reader.get("n"):
-        lines += ["", f"Prompt-module reader on the hand-written set: outcome accuracy "
-                      f"{_fmt(reader.get('outcome_accuracy'))}, dismissal kind {_fmt(reader.get('dismissal_accuracy'))}."]
+        lines += [
+            "",
+            f"Prompt-module reader on the hand-written set: outcome accuracy "
+            f"{_fmt(reader.get('outcome_accuracy'))}, dismissal kind {_fmt(reader.get('dismissal_accuracy'))}.",
+        ]
     if report.get("steps"):
-        lines += ["", "### Against training steps", "", f"{report['steps'][0]['metrics']['n']} hand-written events "
-                  "per checkpoint, through transformers.", "",
-                  "| step | val loss | <=5 words | contradict | fit | composite |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Against training steps",
+            "",
+            f"{report['steps'][0]['metrics']['n']} hand-written events per checkpoint, through transformers.",
+            "",
+            "| step | val loss | <=5 words | contradict | fit | composite |",
+            "|---|---|---|---|---|---|",
+        ]
         for s in report["steps"]:
             m = s["metrics"]
-            lines.append(f"| {s['step']} | {_fmt(s.get('val_loss'), 'num')} | {_fmt(m.get('within_words'))} | "
-                         f"{_fmt(m.get('contradiction_rate'))} | {_fmt(m.get('fit_rate'))} | {_fmt(m.get('composite'))} |")
+            lines.append(
+                f"| {s['step']} | {_fmt(s.get('val_loss'), 'num')} | {_fmt(m.get('within_words'))} | "
+                f"{_fmt(m.get('contradiction_rate'))} | {_fmt(m.get('fit_rate'))} | {_fmt(m.get('composite'))} |"
+            )
     ratings = report.get("ratings")
     if ratings:
         lines += ["", "### Human ratings (1-5, blind)", ""]
@@ -243,7 +216,7 @@ def report_markdown(report: dict) -> str:
     return "\n".join(head) + "\n\n" + model_card_section(report)
 
 
-def print_table(report: dict, echo=click.echo) -> None:
+def print_table(report: dict, echo=print) -> None:
     echo(table(report, "all"))
     g = report.get("gate", {})
     echo(f"gate: {'passed' if g.get('passed') else 'FAILED'}")
@@ -252,17 +225,18 @@ def print_table(report: dict, echo=click.echo) -> None:
 
 
 # -- human rating -------------------------------------------------------------------------------
-def rate_replies(rows_by_model: dict[str, list[dict]], out: Path, n: int = 12, seed: int = 0,
-                 ask=None, echo=click.echo) -> dict:
+def rate_replies(
+    rows_by_model: dict[str, list[dict]], out: Path, n: int = 12, seed: int = 0, ask=None, echo=print
+) -> dict:
     """Ask a person to rate a blind, shuffled sample of replies 1-5; save them in `out`/ratings.json.
 
     Each model contributes equally; the person never sees which model wrote a reply.
     """
-    ask = ask or (lambda: click.prompt("rating 1-5", type=click.IntRange(1, 5)))
+    ask = ask or _ask_rating
     rng = random.Random(seed)
     names = sorted(rows_by_model)
     if not names:
-        raise click.ClickException("nothing to rate: no model produced replies")
+        raise UserError("nothing to rate: no model produced replies")
     pool = []
     for i in range(n):
         name = names[i % len(names)]
@@ -275,14 +249,18 @@ def rate_replies(rows_by_model: dict[str, list[dict]], out: Path, n: int = 12, s
     for k, (name, row) in enumerate(pool, 1):
         echo(f"\n[{k}/{len(pool)}] event: {row['event']}")
         echo(f"        reply: {row['reply'] or '(silence)'}")
-        ratings.append({"model": name, "id": row["id"], "event": row["event"], "reply": row["reply"],
-                        "rating": int(ask())})
+        ratings.append(
+            {"model": name, "id": row["id"], "event": row["event"], "reply": row["reply"], "rating": int(ask())}
+        )
     per_model = {}
     for name in names:
         scores = [r["rating"] for r in ratings if r["model"] == name]
         if scores:
-            per_model[name] = {"n": len(scores), "mean": statistics.fmean(scores),
-                               "sd": statistics.pstdev(scores) if len(scores) > 1 else 0.0}
+            per_model[name] = {
+                "n": len(scores),
+                "mean": statistics.fmean(scores),
+                "sd": statistics.pstdev(scores) if len(scores) > 1 else 0.0,
+            }
     summary = {"n": len(ratings), "per_model": per_model, "ratings": ratings}
     atomic_write_json(Path(out) / "ratings.json", summary)
     return summary
@@ -291,3 +269,12 @@ def rate_replies(rows_by_model: dict[str, list[dict]], out: Path, n: int = 12, s
 def load_ratings(out: Path) -> dict | None:
     path = Path(out) / "ratings.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _ask_rating() -> int:
+    """A rating 1-5 typed at the terminal; asks again until it is one."""
+    while True:
+        answer = input("rating 1-5: ").strip()
+        if answer in ("1", "2", "3", "4", "5"):
+            return int(answer)
+        print("type a whole number from 1 to 5")

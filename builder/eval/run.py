@@ -3,12 +3,12 @@
 Every model compared (the base prompted as Benaud zero-shot and few-shot, the merged 16-bit
 model, the Q4_K_M GGUF on the served and the raw-text path, other quantizations where built)
 answers the same held-out events: the hand-written set in builder/heldout/ and a sample of the
-generated test split. The replies are checked by `device.manner` against each event's true
+generated test split. The replies are checked by `device.commentary.manner` against each event's true
 outcome; the gate compares the served Q4_K_M model with the thresholds in the config's `eval`
 section, and a build that falls short is never sealed.
 
     suksham eval --bundle DIR --out DIR2 [--rate]       # any bundle; never modifies it
-    python -m builder.evaluate --replies FILE           # re-score and gate a replies JSONL
+    python -m builder.eval.run --replies FILE           # re-score and gate a replies JSONL
 
 In the build, `builder.pipeline` calls `evaluate_bundle_dir(work_dir, cfg, ...)` on the bundle
 being assembled; it writes eval.json there, and the model card takes `model_card_section`.
@@ -23,16 +23,35 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import click
-
-from builder.eval_data import EvalEvent, heldout_sha256, load_heldout, load_test_split, reader_accuracy
-from builder.eval_metrics import agreement, aggregate, score_reply
-from builder.eval_report import (FEW_SHOT_BASE, FEW_SHOT_READER, GUARDED, SERVED, SIXTEEN_BIT, gate, model_card_section,
-                                 pick_samples, print_table, rate_replies, report_markdown)
+from builder.eval.events import EvalEvent, heldout_sha256, load_heldout, load_test_split, reader_accuracy
+from builder.eval.metrics import aggregate, agreement, score_reply
+from builder.eval.report import (
+    FEW_SHOT_BASE,
+    FEW_SHOT_READER,
+    GUARDED,
+    SERVED,
+    SIXTEEN_BIT,
+    gate,
+    model_card_section,
+    pick_samples,
+    print_table,
+    rate_replies,
+    report_markdown,
+)
+from device.errors import UserError
 from device.util import atomic_write_json, atomic_write_text
 
-__all__ = ["EvalResult", "evaluate_bundle_dir", "run_eval", "evaluate_replies", "evaluate_checkpoints",
-           "model_card_section", "heldout_sha256", "manifest_summary", "load_replies"]
+__all__ = [
+    "EvalResult",
+    "evaluate_bundle_dir",
+    "run_eval",
+    "evaluate_replies",
+    "evaluate_checkpoints",
+    "model_card_section",
+    "heldout_sha256",
+    "manifest_summary",
+    "load_replies",
+]
 REPORT_FORMAT = 1
 EVAL_JSON = "eval.json"
 
@@ -70,7 +89,7 @@ def run_models(events: list[EvalEvent], repliers: dict, label: str = "eval") -> 
             out.append(text)
             cut.append(was_cut)
         replies[name], truncated[name], seconds[name] = out, cut, time.perf_counter() - start
-        click.echo(f"  {label}: {name} answered {len(events)} events in {seconds[name]:.1f} s", err=True)
+        print(f"  {label}: {name} answered {len(events)} events in {seconds[name]:.1f} s", file=sys.stderr)
     return replies, truncated, seconds
 
 
@@ -81,8 +100,16 @@ def score_rows(events: list[EvalEvent], replies: list[str], truncated: list[bool
     rows = []
     for ev, reply, cut in zip(events, replies, truncated):
         row = score_reply(reply, ev.truth, ev.event_text(), truncated=cut)
-        row.update({"id": ev.id, "set": ev.set, "style": ev.style, "event": ev.describe(),
-                    "dismissal": ev.truth.dismissal, "truncated": cut})
+        row.update(
+            {
+                "id": ev.id,
+                "set": ev.set,
+                "style": ev.style,
+                "event": ev.describe(),
+                "dismissal": ev.truth.dismissal,
+                "truncated": cut,
+            }
+        )
         rows.append(row)
     return rows
 
@@ -90,15 +117,25 @@ def score_rows(events: list[EvalEvent], replies: list[str], truncated: list[bool
 def _subsets(rows: list[dict]) -> dict:
     hand = [r for r in rows if r["set"] == "handwritten"]
     styles = sorted({r["style"] for r in hand})
-    return {"all": aggregate(rows), "handwritten": aggregate(hand),
-            "test": aggregate([r for r in rows if r["set"] == "test"]),
-            # generalisation: how each hand-written style fares (the generator never wrote these)
-            "by_style": {st: aggregate([r for r in hand if r["style"] == st]) for st in styles}}
+    return {
+        "all": aggregate(rows),
+        "handwritten": aggregate(hand),
+        "test": aggregate([r for r in rows if r["set"] == "test"]),
+        # generalisation: how each hand-written style fares (the generator never wrote these)
+        "by_style": {st: aggregate([r for r in hand if r["style"] == st]) for st in styles},
+    }
 
 
-def evaluate_replies(events: list[EvalEvent], replies: dict[str, list[str]], cfg=None, *,
-                     truncated: dict | None = None, extra: dict | None = None, notes: list[str] | None = None,
-                     seed: int = 0) -> tuple[dict, dict[str, list[dict]]]:
+def evaluate_replies(
+    events: list[EvalEvent],
+    replies: dict[str, list[str]],
+    cfg=None,
+    *,
+    truncated: dict | None = None,
+    extra: dict | None = None,
+    notes: list[str] | None = None,
+    seed: int = 0,
+) -> tuple[dict, dict[str, list[dict]]]:
     """Score replies that are already made ({model: replies aligned with events}) and gate them.
 
     Returns (report, {model: scored rows}). `extra` adds fields per model (seconds, loss, path).
@@ -114,15 +151,19 @@ def evaluate_replies(events: list[EvalEvent], replies: dict[str, list[str]], cfg
         "format": REPORT_FORMAT,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "heldout_sha256": heldout_sha256(),
-        "n_events": {"handwritten": sum(e.set == "handwritten" for e in events),
-                     "test": sum(e.set == "test" for e in events)},
+        "n_events": {
+            "handwritten": sum(e.set == "handwritten" for e in events),
+            "test": sum(e.set == "test" for e in events),
+        },
         "models": models,
         "notes": list(notes or []),
     }
     served_rows = rows_by_model.get(SERVED) or next(iter(rows_by_model.values()), [])
     hand = [r for r in served_rows if r["set"] == "handwritten"] or served_rows
-    report["samples"] = [{k: r[k] for k in ("id", "event", "outcome", "dismissal", "reply", "composite", "problems")}
-                         for r in pick_samples(hand, n=10, min_failures=2, seed=seed)]
+    report["samples"] = [
+        {k: r[k] for k in ("id", "event", "outcome", "dismissal", "reply", "composite", "problems")}
+        for r in pick_samples(hand, n=10, min_failures=2, seed=seed)
+    ]
     thresholds = _thresholds(cfg)
     report["thresholds"] = dict(vars(thresholds))
     report["gate"] = gate(report, thresholds)
@@ -138,10 +179,12 @@ def load_replies(path: str | Path, events: list[EvalEvent], truncated: dict | No
             continue
         try:
             row = json.loads(line)
-            by_model.setdefault(str(row["model"]), {})[str(row["id"])] = (str(row.get("reply") or ""),
-                                                                         bool(row.get("truncated", False)))
+            by_model.setdefault(str(row["model"]), {})[str(row["id"])] = (
+                str(row.get("reply") or ""),
+                bool(row.get("truncated", False)),
+            )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{n}: expected {{\"model\", \"id\", \"reply\"}} ({exc})") from exc
+            raise ValueError(f'{path}:{n}: expected {{"model", "id", "reply"}} ({exc})') from exc
     out = {}
     for model, got in by_model.items():
         missing = [e.id for e in events if e.id not in got]
@@ -173,16 +216,20 @@ def manifest_summary(report: dict) -> dict:
 
     m = served.get("metrics", {}).get("all", {})
     keys = ("within_words", "exclamation_rate", "contradiction_rate", "fit_rate", "composite")
-    return {"passed": report.get("gate", {}).get("passed"), "heldout_sha256": report.get("heldout_sha256"),
-            "n_events": report.get("n_events"), **{k: m.get(k) for k in keys},
-            "handwritten_fit": served.get("metrics", {}).get("handwritten", {}).get("fit_rate"),
-            "model_composite": overall(SERVED, "composite"),
-            "model_contradiction_rate": overall(SERVED, "contradiction_rate"),
-            "guarded_share": model.get("guarded_share"),
-            "agreement_with_16bit": model.get("agreement_with_16bit"),
-            "agreement_tie_aware": model.get("agreement_tie_aware"),
-            "few_shot_base_composite": overall(FEW_SHOT_BASE, "composite"),
-            "few_shot_reader_base_composite": overall(FEW_SHOT_READER, "composite")}
+    return {
+        "passed": report.get("gate", {}).get("passed"),
+        "heldout_sha256": report.get("heldout_sha256"),
+        "n_events": report.get("n_events"),
+        **{k: m.get(k) for k in keys},
+        "handwritten_fit": served.get("metrics", {}).get("handwritten", {}).get("fit_rate"),
+        "model_composite": overall(SERVED, "composite"),
+        "model_contradiction_rate": overall(SERVED, "contradiction_rate"),
+        "guarded_share": model.get("guarded_share"),
+        "agreement_with_16bit": model.get("agreement_with_16bit"),
+        "agreement_tie_aware": model.get("agreement_tie_aware"),
+        "few_shot_base_composite": overall(FEW_SHOT_BASE, "composite"),
+        "few_shot_reader_base_composite": overall(FEW_SHOT_READER, "composite"),
+    }
 
 
 # -- the build's gate -------------------------------------------------------------------------------
@@ -206,7 +253,7 @@ def _base_path(cfg, base):
         return Path(base)
     bcfg = getattr(cfg, "base", None)
     if bcfg is not None and bcfg.source == "package":
-        from device.models import smollm2_gguf_path
+        from device.runtime.models import smollm2_gguf_path
 
         return smollm2_gguf_path()
     if bcfg is not None and bcfg.source == "gguf" and bcfg.path:
@@ -215,26 +262,38 @@ def _base_path(cfg, base):
 
 
 def _base_repliers(base_path: Path | None, pool, max_new: int, threads) -> dict:
-    from builder.eval_models import GGUFReplier, HFReplier
+    from builder.eval.models import GGUFReplier, HFReplier
 
     if base_path is None:
         return {}
     if base_path.suffix == ".gguf":
-        return {"base-zero-shot": GGUFReplier(pool, base_path, "zero", max_new),
-                FEW_SHOT_BASE: GGUFReplier(pool, base_path, "few", max_new),
-                FEW_SHOT_READER: GGUFReplier(pool, base_path, "few-reader", max_new)}
+        return {
+            "base-zero-shot": GGUFReplier(pool, base_path, "zero", max_new),
+            FEW_SHOT_BASE: GGUFReplier(pool, base_path, "few", max_new),
+            FEW_SHOT_READER: GGUFReplier(pool, base_path, "few-reader", max_new),
+        }
     hf = HFReplier(base_path, mode="zero", max_new_tokens=max_new, threads=threads)
     return {"base-zero-shot": hf, FEW_SHOT_BASE: hf.with_mode("few"), FEW_SHOT_READER: hf.with_mode("few-reader")}
 
 
-def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir=None, base=None,
-                    extra_ggufs: dict | None = None, f16_gguf=None, notes=None, label="eval",
-                    base_dir=None) -> tuple[dict, dict]:
+def evaluate_models(
+    events: list[EvalEvent],
+    *,
+    gguf: Path,
+    cfg=None,
+    merged_dir=None,
+    base=None,
+    extra_ggufs: dict | None = None,
+    f16_gguf=None,
+    notes=None,
+    label="eval",
+    base_dir=None,
+) -> tuple[dict, dict]:
     """Run every model on `events`, score and gate them: (report, rows_by_model).
 
     `base_dir`: the base's 16-bit Hugging Face copy, for its reference loss beside the merged model's.
     """
-    from builder.eval_models import EnginePool, GGUFReplier, HFReplier, quant_divergence
+    from builder.eval.models import EnginePool, GGUFReplier, HFReplier, quant_divergence
 
     ecfg = _eval_cfg(cfg)
     notes = list(notes or [])
@@ -249,8 +308,9 @@ def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir
             # tokens): same runtime as the Q4, so agreement measures quantization alone, ~5x faster.
             repliers[SIXTEEN_BIT] = GGUFReplier(pool, f16_gguf, "served", ecfg.max_new_tokens)
         elif merged_dir is not None:
-            repliers[SIXTEEN_BIT] = HFReplier(merged_dir, mode="served", max_new_tokens=ecfg.max_new_tokens,
-                                              threads=ecfg.threads)
+            repliers[SIXTEEN_BIT] = HFReplier(
+                merged_dir, mode="served", max_new_tokens=ecfg.max_new_tokens, threads=ecfg.threads
+            )
         repliers[SERVED] = GGUFReplier(pool, gguf, "served", ecfg.max_new_tokens)
         repliers[f"{SERVED}-raw"] = GGUFReplier(pool, gguf, "raw", ecfg.max_new_tokens)
         for name, path in sorted((extra_ggufs or {}).items()):
@@ -263,7 +323,7 @@ def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir
         extra[SERVED]["guarded_share"] = sum(replaced) / len(replaced) if replaced else None
         extra[GUARDED] = {"seconds": 0.0, "runtime": "the server's manner guard over the q4_k_m replies"}
         if SIXTEEN_BIT in replies and f16_gguf is not None:
-            from builder.eval_models import tie_aware_agreement
+            from builder.eval.models import tie_aware_agreement
 
             f16 = pool.get(f16_gguf)
             tie = tie_aware_agreement(f16, events, replies[SIXTEEN_BIT], replies[SERVED])
@@ -280,13 +340,16 @@ def evaluate_models(events: list[EvalEvent], *, gguf: Path, cfg=None, merged_dir
             base_hf = HFReplier(base_dir, threads=ecfg.threads)
         if base_hf is not None and refs:
             extra["base-zero-shot"]["loss"] = base_hf.reference_loss(refs)
-        report, rows = evaluate_replies(events, replies, cfg, truncated=truncated, extra=extra, notes=notes,
-                                        seed=ecfg.seed)
+        report, rows = evaluate_replies(
+            events, replies, cfg, truncated=truncated, extra=extra, notes=notes, seed=ecfg.seed
+        )
         if f16_gguf is not None and ecfg.kl_events > 0:
             forced = [e for e in events if e.reference] or events
             f16 = pool.get(f16_gguf)
-            report["quantization"] = {f"{q} vs F16": quant_divergence(f16, pool.get(p), forced, ecfg.kl_events)
-                                      for q, p in [(SERVED, gguf), *sorted((extra_ggufs or {}).items())]}
+            report["quantization"] = {
+                f"{q} vs F16": quant_divergence(f16, pool.get(p), forced, ecfg.kl_events)
+                for q, p in [(SERVED, gguf), *sorted((extra_ggufs or {}).items())]
+            }
         report["reader_accuracy"] = reader_accuracy([e for e in events if e.set == "handwritten"])
         return report, rows
     finally:
@@ -300,15 +363,17 @@ def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[s
 
     The guard reads the event with the prompt module, as the server does, not the hand label.
     """
-    from device import prompt
-    from device.service import guard, read_event
+    from device.commentary.delivery import read_event
+    from device.commentary.events import EventError
+    from device.commentary.guard import guard
 
     out, replaced = [], []
     for ev, reply in zip(events, replies):
         try:
-            seen = read_event(text=ev.text if ev.text is not None else ev.user or "", delivery=ev.delivery,
-                              context=ev.context)
-        except prompt.EventError:  # the server answers 422; keep the reply so the row is still scored
+            seen = read_event(
+                text=ev.text if ev.text is not None else ev.user or "", delivery=ev.delivery, context=ev.context
+            )
+        except EventError:  # the server answers 422; keep the reply so the row is still scored
             out.append(reply)
             replaced.append(False)
             continue
@@ -318,9 +383,20 @@ def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[s
     return out, replaced
 
 
-def evaluate_bundle_dir(work_dir, cfg, merged_dir=None, base=None, out=None, *, dataset_dir=None,
-                        extra_ggufs: dict | None = None, f16_gguf=None, checkpoints=None, train_dir=None,
-                        base_dir=None) -> EvalResult:
+def evaluate_bundle_dir(
+    work_dir,
+    cfg,
+    merged_dir=None,
+    base=None,
+    out=None,
+    *,
+    dataset_dir=None,
+    extra_ggufs: dict | None = None,
+    f16_gguf=None,
+    checkpoints=None,
+    train_dir=None,
+    base_dir=None,
+) -> EvalResult:
     """The build's gate, on the bundle being assembled in `work_dir` (before it is sealed).
 
     Writes `work_dir`/eval.json, and report.md, eval.json, replies.jsonl into `out` when given.
@@ -332,7 +408,7 @@ def evaluate_bundle_dir(work_dir, cfg, merged_dir=None, base=None, out=None, *, 
     layout's train/ and base/ beside `merged_dir`), when cfg.eval.score_checkpoints is on.
     `passed` is False only when a threshold is missed and cfg.eval.gate is on.
     """
-    from device.bundle import GGUF_NAME
+    from device.runtime.bundle import GGUF_NAME
 
     work_dir = Path(work_dir)
     gguf = work_dir / GGUF_NAME
@@ -352,9 +428,18 @@ def evaluate_bundle_dir(work_dir, cfg, merged_dir=None, base=None, out=None, *, 
         train_dir = build_root / "train"
     if base is None and _base_path(cfg, None) is None and base_dir is not None:
         base = base_dir  # a local or hub base: compare with its 16-bit copy through transformers
-    report, rows = evaluate_models(events, gguf=gguf, cfg=cfg, merged_dir=merged_dir, base=base,
-                                   extra_ggufs=extra_ggufs, f16_gguf=f16_gguf, notes=notes, label="build eval",
-                                   base_dir=base_dir)
+    report, rows = evaluate_models(
+        events,
+        gguf=gguf,
+        cfg=cfg,
+        merged_dir=merged_dir,
+        base=base,
+        extra_ggufs=extra_ggufs,
+        f16_gguf=f16_gguf,
+        notes=notes,
+        label="build eval",
+        base_dir=base_dir,
+    )
     if checkpoints is None and train_dir is not None and ecfg.score_checkpoints:
         checkpoints = find_checkpoints(train_dir)
     if checkpoints:
@@ -387,7 +472,7 @@ def find_checkpoints(train_dir) -> list[tuple[int, Path]]:
 
 
 def training_val_losses(train_dir) -> dict[int, float]:
-    """{step: validation loss} from the train stage's JSONL log (builder.train.LOG)."""
+    """{step: validation loss} from the train stage's JSONL log (builder.train.loop.LOG)."""
     path = Path(train_dir) / "train_log.jsonl"
     out = {}
     if path.is_file():
@@ -403,13 +488,14 @@ def evaluate_checkpoints(pairs, events: list[EvalEvent], *, base_dir=None, cfg=N
 
     A model_dir is a merged/full Hugging Face folder, or a LoRA adapter (then `base_dir` is needed).
     """
-    from builder.eval_models import HFReplier
+    from builder.eval.models import HFReplier
 
     ecfg = _eval_cfg(cfg)
     out = []
     for step, model_dir in sorted(pairs, key=lambda p: p[0]):
-        replier = HFReplier(model_dir, base_dir=base_dir, mode="served", max_new_tokens=ecfg.max_new_tokens,
-                            threads=ecfg.threads)
+        replier = HFReplier(
+            model_dir, base_dir=base_dir, mode="served", max_new_tokens=ecfg.max_new_tokens, threads=ecfg.threads
+        )
         replies, truncated, _ = run_models(events, {"checkpoint": replier}, f"step {step}")
         rows = score_rows(events, replies["checkpoint"], truncated["checkpoint"])
         out.append({"step": int(step), "path": str(model_dir), "metrics": aggregate(rows)})
@@ -440,16 +526,18 @@ def _bundle_extras(folder: Path, main_gguf: Path) -> tuple[dict, Path | None]:
 
 def run_eval(bundle, out, rate: bool = False, dataset=None, limit: int | None = None) -> dict:
     """`suksham eval --bundle DIR --out DIR2 [--rate]`: report on a bundle, written to DIR2 only."""
-    from device.bundle import BundleError, verify_bundle
+    from device.runtime.bundle import BundleError, verify_bundle
 
     bundle, out = Path(bundle).resolve(), Path(out).resolve()
     if out == bundle or bundle in out.parents:
-        raise click.ClickException(f"--out {out} is inside the bundle; a bundle is never modified. "
-                                   "Pick a folder outside it, e.g. --out eval-report")
+        raise UserError(
+            f"--out {out} is inside the bundle; a bundle is never modified. "
+            "Pick a folder outside it, e.g. --out eval-report"
+        )
     try:
         b = verify_bundle(bundle)
     except BundleError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     ecfg = _eval_cfg()
     bundle_eval = bundle / EVAL_JSON
     if bundle_eval.is_file():  # judge by the thresholds the bundle was gated with, where it says
@@ -462,7 +550,7 @@ def run_eval(bundle, out, rate: bool = False, dataset=None, limit: int | None = 
     base = None
     # The embedded base is the one comparison available without the build folder.
     if base_info.get("source") == "package" or "smollm2-135m" in str(base_info.get("name", "")).lower():
-        from device.models import ModelNotFound, smollm2_gguf_path
+        from device.runtime.models import ModelNotFound, smollm2_gguf_path
 
         try:
             base = smollm2_gguf_path()
@@ -471,16 +559,24 @@ def run_eval(bundle, out, rate: bool = False, dataset=None, limit: int | None = 
     extras, f16 = _bundle_extras(bundle, b.gguf_path)
     try:
         events, notes = collect_events(ecfg, dataset, limit)
-        report, rows = evaluate_models(events, gguf=b.gguf_path, cfg=_Cfg(ecfg), base=base, extra_ggufs=extras,
-                                       f16_gguf=f16, notes=notes, label="eval")
+        report, rows = evaluate_models(
+            events,
+            gguf=b.gguf_path,
+            cfg=_Cfg(ecfg),
+            base=base,
+            extra_ggufs=extras,
+            f16_gguf=f16,
+            notes=notes,
+            label="eval",
+        )
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     report["bundle"] = str(bundle)
     if rate:
         report["ratings"] = rate_replies({k: v for k, v in rows.items()}, out, seed=ecfg.seed)
     _write_outputs(out, report, rows)
     print_table(report)
-    click.echo(f"report: {out / 'report.md'}")
+    print(f"report: {out / 'report.md'}")
     return report
 
 

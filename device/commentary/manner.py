@@ -2,7 +2,7 @@
 
 Used by the dataset generator (every generated pair must pass), the evaluation (contradiction
 and fit rates) and the server (a guard that can replace a bad reply), so it is plain regex work:
-a few microseconds a reply, no imports beyond the standard library and device.prompt.
+a few microseconds a reply, no imports beyond the standard library and device.commentary.
 
 - `check_reply(reply, event, event_text=None)` -> problem codes, [] when fine:
   "too_long" (> MAX_WORDS words), "exclamation", "banned:<phrase>", "format:<what>" (newlines,
@@ -21,7 +21,7 @@ a few microseconds a reply, no imports beyond the standard library and device.pr
 - `echo(reply, event_text)` -> bool: the reply copies >= 3 consecutive words of the event, or is
   just a name from it.
 
-Try it:  python -m device.manner "Gone." "Dropped at slip by Smith"
+Try it:  python -m device.commentary.manner "Gone." "Dropped at slip by Smith"
 """
 
 from __future__ import annotations
@@ -29,23 +29,56 @@ from __future__ import annotations
 import re
 import sys
 
-from device.prompt import Canonical, read_text
+from device.commentary.delivery import read_text
+from device.commentary.events import Canonical
 
 MAX_WORDS = 5
 BANNED = (
-    "we", "us", "our", "ours", "they", "them", "their", "theirs",  # no team pronouns
-    "tragedy", "tragic", "disaster", "disastrous", "catastrophe", "catastrophic", "nightmare",
-    "of course", "unbelievable", "incredible", "amazing", "awesome", "wow", "omg", "oh my god",
-    "insane", "epic", "boom", "lol", "folks", "guys", "ladies and gentlemen",
-    "unclear", "outcome", "as an ai", "richie", "benaud",  # parroting the prompt, or breaking character
+    "we",
+    "us",
+    "our",
+    "ours",
+    "they",
+    "them",
+    "their",
+    "theirs",  # no team pronouns
+    "tragedy",
+    "tragic",
+    "disaster",
+    "disastrous",
+    "catastrophe",
+    "catastrophic",
+    "nightmare",
+    "of course",
+    "unbelievable",
+    "incredible",
+    "amazing",
+    "awesome",
+    "wow",
+    "omg",
+    "oh my god",
+    "insane",
+    "epic",
+    "boom",
+    "lol",
+    "folks",
+    "guys",
+    "ladies and gentlemen",
+    "unclear",
+    "outcome",
+    "as an ai",
+    "richie",
+    "benaud",  # parroting the prompt, or breaking character
 )
 NOT_DISMISSALS = ("retired hurt", "retired not out")  # he leaves the field, but nobody got him
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’-][A-Za-z0-9]+)*")
 _BANNED = [(b, re.compile(r"\b" + re.escape(b).replace(r"\ ", r"\s+") + r"\b")) for b in BANNED]
 _FORMAT = [
-    ("newline", re.compile(r"[\r\n]")), ("quotes", re.compile(r"[\"“”]")), ("markup", re.compile(r"[*#_`<>\[\]{}|@]")),
-    ("emoji", re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF]")),
+    ("newline", re.compile(r"[\r\n]")),
+    ("quotes", re.compile(r"[\"“”]")),
+    ("markup", re.compile(r"[*#_`<>\[\]{}|@]")),
+    ("emoji", re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")),
 ]
 _NEG = re.compile(r"\b(?:not|no|never|hardly|nearly|almost|wasn't|isn't|won't|without)\s+(?:\w+\s+)?$")
 
@@ -74,66 +107,349 @@ CUES: list[tuple[str, object, re.Pattern]] = [
     ("kind", {"handled the ball"}, _rx(r"\bhandled\b")),
     ("kind", {"obstructing the field"}, _rx(r"\bobstruct\w*")),
     ("kind", {"hit the ball twice"}, _rx(r"\bhit (?:the ball |it )?twice\b", r"\bdouble hit\b")),
-    ("notout", None, _rx(r"\bnot out\b", r"\bsurviv\w*", r"\breprieve\b", r"\blives\b", r"\blet[- ]off\b", r"\bescapes?\b",
-                         r"\bsafe\b(?!\s+(?:hands|pair))", r"\bstill there\b", r"\bumpire says no\b", r"\bnot given\b", r"\bno wicket\b")),
-    ("dropped", None, _rx(r"\bdrop(?:s|ped)?\b(?!\s+(?:it\s+)?short)", r"\bput (?:it\s+)?down\b", r"\bputs (?:it\s+)?down\b", r"\bspill\w*", r"\bgrass(?:ed|es)\b",
-                          r"\bshell(?:ed|s)\b", r"\bfloor(?:ed|s)\b", r"\bmissed (?:chance|catch|stumping|run[- ]out)\b",
-                          r"\bchance (?:missed|gone|goes begging|begging)\b", r"\bshould have (?:held|taken|caught|had)\b",
-                          r"\bbutter\w*", r"\bhands of stone\b", r"\bcan'?t hold\b", r"\bcouldn'?t hold\b", r"\bsitter\b", r"\bdolly\b")),
+    (
+        "notout",
+        None,
+        _rx(
+            r"\bnot out\b",
+            r"\bsurviv\w*",
+            r"\breprieve\b",
+            r"\blives\b",
+            r"\blet[- ]off\b",
+            r"\bescapes?\b",
+            r"\bsafe\b(?!\s+(?:hands|pair))",
+            r"\bstill there\b",
+            r"\bumpire says no\b",
+            r"\bnot given\b",
+            r"\bno wicket\b",
+        ),
+    ),
+    (
+        "dropped",
+        None,
+        _rx(
+            r"\bdrop(?:s|ped)?\b(?!\s+(?:it\s+)?short)",
+            r"\bput (?:it\s+)?down\b",
+            r"\bputs (?:it\s+)?down\b",
+            r"\bspill\w*",
+            r"\bgrass(?:ed|es)\b",
+            r"\bshell(?:ed|s)\b",
+            r"\bfloor(?:ed|s)\b",
+            r"\bmissed (?:chance|catch|stumping|run[- ]out)\b",
+            r"\bchance (?:missed|gone|goes begging|begging)\b",
+            r"\bshould have (?:held|taken|caught|had)\b",
+            r"\bbutter\w*",
+            r"\bhands of stone\b",
+            r"\bcan'?t hold\b",
+            r"\bcouldn'?t hold\b",
+            r"\bsitter\b",
+            r"\bdolly\b",
+        ),
+    ),
     ("kind", {CANDB}, _rx(r"\bcaught and bowled\b", r"\bc\s*(?:&|and)\s*b\b", r"\breturn catch\b", r"\bown bowling\b")),
-    ("kind", {"run out"}, _rx(r"\brun(?:s)?\s+(?:him|her)?\s*out\b", r"\brun[- ]?out\b", r"\bdirect hit\b", r"\bmix[- ]?up\b", r"\bcaught short\b",
-                              r"\bbeaten by the throw\b", r"\bsent back\b")),
-    ("kind", {"run out", "stumped"}, _rx(r"\bout of (?:his|her) ground\b", r"\bshort of (?:his|her|the) (?:ground|crease)\b", r"\bmiles out\b")),
+    (
+        "kind",
+        {"run out"},
+        _rx(
+            r"\brun(?:s)?\s+(?:him|her)?\s*out\b",
+            r"\brun[- ]?out\b",
+            r"\bdirect hit\b",
+            r"\bmix[- ]?up\b",
+            r"\bcaught short\b",
+            r"\bbeaten by the throw\b",
+            r"\bsent back\b",
+        ),
+    ),
+    (
+        "kind",
+        {"run out", "stumped"},
+        _rx(r"\bout of (?:his|her) ground\b", r"\bshort of (?:his|her|the) (?:ground|crease)\b", r"\bmiles out\b"),
+    ),
     ("kind", {"stumped"}, _rx(r"\bstump(?:ed|ing)\b", r"\bwhips? the bails\b")),
-    ("kind", {"hit wicket"}, _rx(r"\bhit[- ]wicket\b", r"\bon (?:his|her) (?:own )?stumps\b", r"\bown (?:wicket|stumps)\b")),
-    ("kind", {"lbw"}, _rx(r"\bplumb\b", r"\blbw\b", r"\bleg before\b", r"\btrapped\b", r"\bdead in front\b", r"\bin front\b(?!\s+of)", r"\bpinned\b")),
-    ("kind", {"bowled"}, _rx(r"(?<!well )(?<!nicely )(?<!beautifully )(?<!superbly )(?<!brilliantly )(?<!cleverly )(?<!tightly )(?<!lovely )(?<!so )\bbowled\b(?!\s+(?:well|there|that|a maiden|maiden|tight|beautifully))",
-                             r"\bbowls (?:him|her)\b", r"\bcastled\b", r"\btimber\b", r"\bstumps\s+(?:everywhere|rattled|shattered|flying|splayed|broken)\b",
-                             r"\b(?:took|takes|knocked|knocks|rattled|clipped|flattened|uprooted|pegged back|hit)\s+(?:the\s+|his\s+|her\s+)?(?:off|middle|leg)(?:\s+stump|\s+pole|\s+peg)?\b",
-                             r"\bthrough the gate\b", r"\bcleaned (?:him|her) up\b", r"\bknocked (?:him|her) over\b", r"\b(?:played|chopped|dragged) on\b")),
-    ("kind", {CAUGHT, CANDB}, _rx(r"\bcaught\b(?!\s+(?:in two minds|on the crease|on the hop|flat[- ]footed|in the headlights|off guard))", r"\bcatch(?:es)?\b", r"\bsnaffled\b", r"\bpouched\b", r"\bsnapped up\b", r"\bclutched\b", r"\bholes? out\b",
-                                  r"\bedged and (?:taken|gone)\b", r"\bnicked off\b", r"\bgood hands\b", r"\bsafe hands\b")),
-    ("kind", {CAUGHT, CANDB, "stumped"}, _rx(r"\btaken\b(?!\s+(?:on|apart|for|to|away|down))", r"\bheld\b(?!\s+(?:up|back))", r"\bgood take\b")),
+    (
+        "kind",
+        {"hit wicket"},
+        _rx(r"\bhit[- ]wicket\b", r"\bon (?:his|her) (?:own )?stumps\b", r"\bown (?:wicket|stumps)\b"),
+    ),
+    (
+        "kind",
+        {"lbw"},
+        _rx(
+            r"\bplumb\b",
+            r"\blbw\b",
+            r"\bleg before\b",
+            r"\btrapped\b",
+            r"\bdead in front\b",
+            r"\bin front\b(?!\s+of)",
+            r"\bpinned\b",
+        ),
+    ),
+    (
+        "kind",
+        {"bowled"},
+        _rx(
+            r"(?<!well )(?<!nicely )(?<!beautifully )(?<!superbly )(?<!brilliantly "
+            r")(?<!cleverly )(?<!tightly )(?<!lovely )(?<!so )\bbowled\b(?!\s+(?:well|"
+            r"there|that|a maiden|maiden|tight|beautifully))",
+            r"\bbowls (?:him|her)\b",
+            r"\bcastled\b",
+            r"\btimber\b",
+            r"\bstumps\s+(?:everywhere|rattled|shattered|flying|splayed|broken)\b",
+            r"\b(?:took|takes|knocked|knocks|rattled|clipped|flattened|uprooted|"
+            r"pegged back|hit)\s+(?:the\s+|his\s+|her\s+)?(?:off|middle|leg)(?:\s+stump|"
+            r"\s+pole|\s+peg)?\b",
+            r"\bthrough the gate\b",
+            r"\bcleaned (?:him|her) up\b",
+            r"\bknocked (?:him|her) over\b",
+            r"\b(?:played|chopped|dragged) on\b",
+        ),
+    ),
+    (
+        "kind",
+        {CAUGHT, CANDB},
+        _rx(
+            r"\bcaught\b(?!\s+(?:in two minds|on the crease|on the hop|flat[- ]footed|in the headlights|off guard))",
+            r"\bcatch(?:es)?\b",
+            r"\bsnaffled\b",
+            r"\bpouched\b",
+            r"\bsnapped up\b",
+            r"\bclutched\b",
+            r"\bholes? out\b",
+            r"\bedged and (?:taken|gone)\b",
+            r"\bnicked off\b",
+            r"\bgood hands\b",
+            r"\bsafe hands\b",
+        ),
+    ),
+    (
+        "kind",
+        {CAUGHT, CANDB, "stumped"},
+        _rx(r"\btaken\b(?!\s+(?:on|apart|for|to|away|down))", r"\bheld\b(?!\s+(?:up|back))", r"\bgood take\b"),
+    ),
     ("hattrick_ball", None, _rx(r"\b(?:on|for|a|the|no|not a)\s+hat[- ]?trick\b", r"\bhat[- ]?trick ball\b")),
     ("hattrick", None, _rx(r"\bhat[- ]?trick\b")),
-    ("six", None, _rx(r"\bsix\b(?!\s+(?:byes|leg|wides|overs|balls|wickets|in a row|an over))", r"\bsixer\b", r"\bmaximum\b",
-                      r"\binto the (?:stands?|crowd|car park|second tier|top tier|roof|river|members)\b", r"\bout of the (?:ground|park)\b",
-                      r"\bover the (?:ropes?|fence|boundary)\b", r"\ball the way\b", r"\bclears? the (?:ropes?|fence)\b", r"\bgone miles\b", r"\bthe distance\b")),
-    ("four", None, _rx(r"\bfour\b(?!\s+(?:byes|leg|wides|overs|balls|wickets|in a row|an over))", r"\bto the (?:fence|ropes?)\b", r"\bone bounce\b",
-                       r"\b4\b")),
+    (
+        "six",
+        None,
+        _rx(
+            r"\bsix\b(?!\s+(?:byes|leg|wides|overs|balls|wickets|in a row|an over))",
+            r"\bsixer\b",
+            r"\bmaximum\b",
+            r"\binto the (?:stands?|crowd|car park|second tier|top tier|roof|river|members)\b",
+            r"\bout of the (?:ground|park)\b",
+            r"\bover the (?:ropes?|fence|boundary)\b",
+            r"\ball the way\b",
+            r"\bclears? the (?:ropes?|fence)\b",
+            r"\bgone miles\b",
+            r"\bthe distance\b",
+        ),
+    ),
+    (
+        "four",
+        None,
+        _rx(
+            r"\bfour\b(?!\s+(?:byes|leg|wides|overs|balls|wickets|in a row|an over))",
+            r"\bto the (?:fence|ropes?)\b",
+            r"\bone bounce\b",
+            r"\b4\b",
+        ),
+    ),
     ("boundary", None, _rx(r"\bboundary\b", r"\bfence\b", r"\bropes?\b")),
-    ("wide", None, _rx(r"\bwides\b", r"(?<!full and )(?<!short and )(?<!too )(?<!very )(?<!so )(?<!a bit )\bwide\b(?!\s+(?:of|outside|half|long|mid|third|slip|line|one outside|and))")),
+    (
+        "wide",
+        None,
+        _rx(
+            r"\bwides\b",
+            r"(?<!full and )(?<!short and )(?<!too )(?<!very )(?<!so )(?<!a "
+            r"bit )\bwide\b(?!\s+(?:of|outside|half|long|mid|third|slip|line|"
+            r"one outside|and))",
+        ),
+    ),
     ("legbyes", None, _rx(r"\bleg[- ]?byes?\b")),
     ("byes", None, _rx(r"\bbyes?\b")),
     ("runs", 1, _rx(r"\bsingle\b", r"\bquick one\b", r"\bjust the one\b", r"\bone run\b", r"^one\W*$")),
-    ("wicket", None, _rx(r"\b(?:two|three|four) in (?:two|three|four)\b", r"\b(?:two|three) (?:in|for) (?:two|three) balls\b")),
-    ("runs", 2, _rx(r"\btwo\b(?!\s+(?:balls|overs|wickets|in a row|hands|slips|fielders|men|gullies|catchers|minds))", r"\bcouple\b", r"\bbrace\b")),
+    (
+        "wicket",
+        None,
+        _rx(r"\b(?:two|three|four) in (?:two|three|four)\b", r"\b(?:two|three) (?:in|for) (?:two|three) balls\b"),
+    ),
+    (
+        "runs",
+        2,
+        _rx(
+            r"\btwo\b(?!\s+(?:balls|overs|wickets|in a row|hands|slips|fielders|men|gullies|catchers|minds))",
+            r"\bcouple\b",
+            r"\bbrace\b",
+        ),
+    ),
     ("runs", 3, _rx(r"\bthree\b(?!\s+(?:balls|overs|wickets|in a row|slips|fielders|men|catchers))", r"\ball run\b")),
     ("running", None, _rx(r"\bgood running\b", r"\bsharp running\b", r"\bquick running\b", r"\bscamper\w*")),
-    ("dot", None, _rx(r"\bno run\b", r"\bdot\b", r"\bdefended\b", r"\bblocked\b", r"\bmaiden\b", r"\bnothing doing\b", r"\bnothing there\b")),
-    ("nocontact", None, _rx(r"\bbeaten\b(?!\s+by)", r"\bbeats? the bat\b", r"\bwell left\b", r"\bleft alone\b", r"\bgood leave\b", r"\bshoulders? arms\b",
-                            r"\bplay(?:ed|s)? and miss\w*", r"\bmissed (?:it|everything)\b", r"\bpast the (?:edge|bat)\b")),
-    ("wicket", None, _rx(r"\bgone\b(?!\s+(?:for|all|miles|over|the distance|a long way|past|to|into|away|wide)|\s*~)", r"\bgot (?:him|her|'?em)\b", r"\bgets (?:him|her)\b",
-                         r"\b(?:that's|thats|he's|she's|and|is|given) out\b(?!\s+(?:of|there|here)\b)", r"^out\b(?!\s+(?:of|comes?|came|goes|walks|there)\b)",
-                         "".join(f"(?<!{w} )" for w in ("it", "that", "them", "one", "arms", "way", "back", "steps", "comes", "came", "dances",
-                                                         "charges", "dug", "keeps", "kept", "play", "plays", "played", "sees")) + r"\bout\W*$", r"\bwicket\b(?!\s*-?\s*keep)", r"\bdeparts?\b",
-                         r"\bon (?:his|her) way\b", r"\b(?:off|and|there) (?:he|she) goes\b", r"\bhas to go\b", r"\bsent packing\b", r"\bbreakthrough\b",
-                         r"\bdismiss\w*", r"\bwalks\b", r"\bthat'?s (?:the|his|her) (?:end|lot)\b", r"\bcurtains\b", r"\bbig fish\b", r"\bstrikes\b",
-                         r"\bsend(?:s)? (?:him|her) back\b", r"\bhad (?:him|her)\b", r"\b(?!it\b|there\b|that\b|ball\b|up\b|and\b|she\b|he\b|this\b)\w+ goes\W*$")),
+    (
+        "dot",
+        None,
+        _rx(
+            r"\bno run\b",
+            r"\bdot\b",
+            r"\bdefended\b",
+            r"\bblocked\b",
+            r"\bmaiden\b",
+            r"\bnothing doing\b",
+            r"\bnothing there\b",
+        ),
+    ),
+    (
+        "nocontact",
+        None,
+        _rx(
+            r"\bbeaten\b(?!\s+by)",
+            r"\bbeats? the bat\b",
+            r"\bwell left\b",
+            r"\bleft alone\b",
+            r"\bgood leave\b",
+            r"\bshoulders? arms\b",
+            r"\bplay(?:ed|s)? and miss\w*",
+            r"\bmissed (?:it|everything)\b",
+            r"\bpast the (?:edge|bat)\b",
+        ),
+    ),
+    (
+        "wicket",
+        None,
+        _rx(
+            r"\bgone\b(?!\s+(?:for|all|miles|over|the distance|a long way|past|to|into|away|wide)|\s*~)",
+            r"\bgot (?:him|her|'?em)\b",
+            r"\bgets (?:him|her)\b",
+            r"\b(?:that's|thats|he's|she's|and|is|given) out\b(?!\s+(?:of|there|here)\b)",
+            r"^out\b(?!\s+(?:of|comes?|came|goes|walks|there)\b)",
+            "".join(
+                f"(?<!{w} )"
+                for w in (
+                    "it",
+                    "that",
+                    "them",
+                    "one",
+                    "arms",
+                    "way",
+                    "back",
+                    "steps",
+                    "comes",
+                    "came",
+                    "dances",
+                    "charges",
+                    "dug",
+                    "keeps",
+                    "kept",
+                    "play",
+                    "plays",
+                    "played",
+                    "sees",
+                )
+            )
+            + r"\bout\W*$",
+            r"\bwicket\b(?!\s*-?\s*keep)",
+            r"\bdeparts?\b",
+            r"\bon (?:his|her) way\b",
+            r"\b(?:off|and|there) (?:he|she) goes\b",
+            r"\bhas to go\b",
+            r"\bsent packing\b",
+            r"\bbreakthrough\b",
+            r"\bdismiss\w*",
+            r"\bwalks\b",
+            r"\bthat'?s (?:the|his|her) (?:end|lot)\b",
+            r"\bcurtains\b",
+            r"\bbig fish\b",
+            r"\bstrikes\b",
+            r"\bsend(?:s)? (?:him|her) back\b",
+            r"\bhad (?:him|her)\b",
+            r"\b(?!it\b|there\b|that\b|ball\b|up\b|and\b|she\b|he\b|this\b)\w+ goes\W*$",
+        ),
+    ),
     ("greeting", None, _rx(r"\bmorning\b", r"\bgood (?:afternoon|evening|day)\b", r"\bwelcome back\b", r"\bhello\b")),
     ("milestone", "fifty", _rx(r"\bfifty\b", r"\bhalf[- ]century\b", r"\b50\b")),
     ("milestone", "hundred", _rx(r"\bhundred\b", r"\bcentury\b", r"\bton\b", r"\b100\b")),
     ("milestone", "five", _rx(r"\bfive[- ]for\b", r"\bfifer\b", r"\bfive wickets\b", r"\b5 wickets\b", r"\bhaul\b")),
 ]
-PRAISE_BAT = _rx(r"\bshot\b", r"\bstroke\b", r"\bdrive\b", r"\bdriven\b", r"\bplayed\b", r"\btiming\b", r"\btimed\b", r"\bbatting\b", r"\bhit\b",
-                 r"\bstrokeplay\b", r"\bcut\b", r"\bpull\b", r"\bsweep\b", r"\bflick\b", r"\bpunch\b", r"\bglance\b")
-PRAISE_BALL = _rx(r"\bball\b", r"\bdelivery\b", r"\bbowling\b", r"\bbowled\b", r"\byorker\b", r"\bbeauty\b", r"\bjaffa\b", r"\bpeach\b", r"\bripper\b",
-                  r"\bgem\b", r"\bspell\b", r"\bwork\b", r"\bthrow\b", r"\bhands\b", r"\btake\b", r"\bfielding\b", r"\bkeeping\b")
-PRAISE_ANY = _rx(r"\bmarvellous\b", r"\bsuperb\b", r"\bsplendid\b", r"\bexcellent\b", r"\bclever\b", r"\bwell done\b", r"\bthere it is\b",
-                 r"\bbrilliant\b", r"\bmagnificent\b", r"\bwonderful\b", r"\bbeautiful\b", r"\bsensational\b", r"\bexceptional\b", r"\bwhat a\b")
-DISMISSIVE = _rx(r"^nothing\b(?!\s+(?:wrong|better|finer|like|more|much wrong))", r"\bnothing (?:in it|doing|there|much|special)\b", r"\broutine\b", r"\bquiet\b", r"\bdull\b", r"\bboring\b", r"\bmeh\b", r"\bordinary\b")
-OUTCOME_CLAIMS = {"wicket", "kind", "notout", "dropped", "four", "six", "boundary", "wide", "noball", "byes", "legbyes", "runs", "running",
-                  "dot", "nocontact", "hattrick"}
+PRAISE_BAT = _rx(
+    r"\bshot\b",
+    r"\bstroke\b",
+    r"\bdrive\b",
+    r"\bdriven\b",
+    r"\bplayed\b",
+    r"\btiming\b",
+    r"\btimed\b",
+    r"\bbatting\b",
+    r"\bhit\b",
+    r"\bstrokeplay\b",
+    r"\bcut\b",
+    r"\bpull\b",
+    r"\bsweep\b",
+    r"\bflick\b",
+    r"\bpunch\b",
+    r"\bglance\b",
+)
+PRAISE_BALL = _rx(
+    r"\bball\b",
+    r"\bdelivery\b",
+    r"\bbowling\b",
+    r"\bbowled\b",
+    r"\byorker\b",
+    r"\bbeauty\b",
+    r"\bjaffa\b",
+    r"\bpeach\b",
+    r"\bripper\b",
+    r"\bgem\b",
+    r"\bspell\b",
+    r"\bwork\b",
+    r"\bthrow\b",
+    r"\bhands\b",
+    r"\btake\b",
+    r"\bfielding\b",
+    r"\bkeeping\b",
+)
+PRAISE_ANY = _rx(
+    r"\bmarvellous\b",
+    r"\bsuperb\b",
+    r"\bsplendid\b",
+    r"\bexcellent\b",
+    r"\bclever\b",
+    r"\bwell done\b",
+    r"\bthere it is\b",
+    r"\bbrilliant\b",
+    r"\bmagnificent\b",
+    r"\bwonderful\b",
+    r"\bbeautiful\b",
+    r"\bsensational\b",
+    r"\bexceptional\b",
+    r"\bwhat a\b",
+)
+DISMISSIVE = _rx(
+    r"^nothing\b(?!\s+(?:wrong|better|finer|like|more|much wrong))",
+    r"\bnothing (?:in it|doing|there|much|special)\b",
+    r"\broutine\b",
+    r"\bquiet\b",
+    r"\bdull\b",
+    r"\bboring\b",
+    r"\bmeh\b",
+    r"\bordinary\b",
+)
+OUTCOME_CLAIMS = {
+    "wicket",
+    "kind",
+    "notout",
+    "dropped",
+    "four",
+    "six",
+    "boundary",
+    "wide",
+    "noball",
+    "byes",
+    "legbyes",
+    "runs",
+    "running",
+    "dot",
+    "nocontact",
+    "hattrick",
+}
 
 
 def claims(reply: str) -> list[tuple[str, object]]:
@@ -142,7 +458,7 @@ def claims(reply: str) -> list[tuple[str, object]]:
     found: list[tuple[str, object]] = []
     for name, detail, rx in CUES:
         for m in list(rx.finditer(text)):
-            if name not in ("noball", "notout") and _NEG.search(text[:m.start()]):
+            if name not in ("noball", "notout") and _NEG.search(text[: m.start()]):
                 continue  # "not quite four", "almost a wicket", "no catch"
             found.append((name, detail))
         text = rx.sub(lambda m: "~" * len(m.group(0)), text)
@@ -168,8 +484,11 @@ def _milestone_ok(kind: str, milestone: str | None) -> bool:
     if not milestone:
         return False
     m = milestone.lower()
-    keys = {"fifty": ("50", "fifty", "half"), "hundred": ("100", "hundred", "century", "ton", "200", "300"),
-            "five": ("five", "5", "fifer", "haul", "wicket")}[kind]
+    keys = {
+        "fifty": ("50", "fifty", "half"),
+        "hundred": ("100", "hundred", "century", "ton", "200", "300"),
+        "five": ("five", "5", "fifer", "haul", "wicket"),
+    }[kind]
     return any(k in m for k in keys)
 
 
@@ -200,10 +519,18 @@ def _judge(claim: str, detail, ev: Canonical) -> str | None:
     if claim == "six":
         return None if o == "six" or (o == "dropped" and bat == 6) else f"six claimed on {o}"
     if claim == "four":
-        ok = o == "four" or (o in ("byes", "legbyes", "wide") and ext in (4, 5)) or (o in ("dropped", "runs", "noball") and bat == 4)
+        ok = (
+            o == "four"
+            or (o in ("byes", "legbyes", "wide") and ext in (4, 5))
+            or (o in ("dropped", "runs", "noball") and bat == 4)
+        )
         return None if ok else f"four claimed on {o}"
     if claim == "boundary":
-        ok = o in ("four", "six") or (o in ("byes", "legbyes", "wide") and ext in (4, 5)) or (o == "dropped" and bat in (4, 6))
+        ok = (
+            o in ("four", "six")
+            or (o in ("byes", "legbyes", "wide") and ext in (4, 5))
+            or (o == "dropped" and bat in (4, 6))
+        )
         return None if ok else f"boundary claimed on {o}"
     if claim in ("wide", "noball", "byes", "legbyes"):
         kind = {"wide": "wides", "noball": "noballs"}.get(claim, claim)
@@ -213,7 +540,11 @@ def _judge(claim: str, detail, ev: Canonical) -> str | None:
     if claim == "running":
         return None if _ran(ev) > 0 or k == "run out" else f"running claimed on {o}"
     if claim == "dot":
-        return f"no run claimed on {o}" if (bat or ext or o in ("four", "six", "runs", "wide", "noball", "byes", "legbyes")) else None
+        return (
+            f"no run claimed on {o}"
+            if (bat or ext or o in ("four", "six", "runs", "wide", "noball", "byes", "legbyes"))
+            else None
+        )
     if claim == "nocontact":
         bad = o in ("four", "six", "runs") or (o == "noball" and bat) or k in (CAUGHT, CANDB)
         return f"no contact claimed on {k or o}" if bad else None
@@ -232,55 +563,336 @@ def contradicts(reply: str, event: Canonical) -> str | None:
 # An apt reaction names or reacts to what this class of ball is about: a cue word from CUES, or one
 # of these. Without one, a line such as "That's a long way." on a single or "Blowing it up." on a dot
 # says nothing about the ball, and fits() refuses it (silence is the apt reply to a routine ball).
-_CONTEXT_APT = _rx(r"\bneeded\b", r"\bto get\b", r"\bto win\b", r"\bfinish\b", r"\bpressure\b", r"\bclose\b", r"\bwins?\b", r"\bwon\b",
-                   r"\bjob done\b", r"\bmatch\b", r"\btense\b", r"\bnervy\b", r"\boff the mark\b", r"\bup and running\b",
-                   r"\bgets going\b", r"\breview\b", r"\bdecision\b", r"\bumpire'?s call\b", r"\bhat[- ]?trick\b")
-_WHERE = (r"\bcovers?\b", r"\bpoint\b", r"\bmid-?wicket\b", r"\bmid-?on\b", r"\bmid-?off\b", r"\blong-?on\b", r"\blong-?off\b",
-          r"\bfine leg\b", r"\bsquare\b", r"\bthird man\b", r"\bgully\b", r"\bstraight\b", r"\bdown the ground\b",
-          r"\bthrough the\b", r"\bleg side\b", r"\boff side\b", r"\bcow corner\b", r"\bbehind\b")
+_CONTEXT_APT = _rx(
+    r"\bneeded\b",
+    r"\bto get\b",
+    r"\bto win\b",
+    r"\bfinish\b",
+    r"\bpressure\b",
+    r"\bclose\b",
+    r"\bwins?\b",
+    r"\bwon\b",
+    r"\bjob done\b",
+    r"\bmatch\b",
+    r"\btense\b",
+    r"\bnervy\b",
+    r"\boff the mark\b",
+    r"\bup and running\b",
+    r"\bgets going\b",
+    r"\breview\b",
+    r"\bdecision\b",
+    r"\bumpire'?s call\b",
+    r"\bhat[- ]?trick\b",
+)
+_WHERE = (
+    r"\bcovers?\b",
+    r"\bpoint\b",
+    r"\bmid-?wicket\b",
+    r"\bmid-?on\b",
+    r"\bmid-?off\b",
+    r"\blong-?on\b",
+    r"\blong-?off\b",
+    r"\bfine leg\b",
+    r"\bsquare\b",
+    r"\bthird man\b",
+    r"\bgully\b",
+    r"\bstraight\b",
+    r"\bdown the ground\b",
+    r"\bthrough the\b",
+    r"\bleg side\b",
+    r"\boff side\b",
+    r"\bcow corner\b",
+    r"\bbehind\b",
+)
 _APT: dict[str, tuple[set, re.Pattern]] = {  # class -> (claims that fit it, words that react to it)
-    "dot": ({"dot", "nocontact", "notout", "hattrick_ball"}, _rx(
-        r"\btight\w*", r"\btidy\b", r"\bdefen\w*", r"\bblock\w*", r"\bleft\b", r"\bleaves?\b", r"\bsolid\w*", r"\bwatchful\w*",
-        r"\bcareful\w*", r"\bpatien\w*", r"\bsqueez\w*", r"\bprobing\b", r"\btesting\b", r"\bline\b", r"\blength\b", r"\bon the spot\b",
-        r"\baccura\w*", r"\brespect\w*", r"\bwell played\b", r"\bwell judged\b", r"\bnothing\b", r"\bquiet\b", r"\bdead bat\b",
-        r"\bkept out\b", r"\bkeeps it out\b", r"\bpitched\b", r"\bsettl\w*", r"\bdisciplin\w*", r"\beconomical\b", r"\bgood from\b",
-        r"\bbouncer\b", r"\bshort\b", r"\bswing\w*", r"\bseam\w*", r"\bturn\w*", r"\bgrip\w*", r"\bstop\w*", r"\bdries up\b",
-        r"\bnot a run\b", r"\bquestions?\b", r"\bchok\w*", r"\bareas?\b", r"\bfield\w*", r"\btechnique\b", r"\bhard to score\b",
-        r"\bstraight bat\b", r"\bstraight to\b", r"\bno way through\b", r"\bwhisker\b", r"\bnowhere near\b",
-        r"\bjudged\b", r"\btoo good\b", r"\blet it go\b", r"\bfull\b", r"\bwide\b", r"\boutside\b")),
-    "runs": ({"runs", "running"}, _rx(
-        r"\btwos?\b", r"\bthree\b", r"\bmore\b", r"\bsingles?\b", r"\bquick\w*", r"\bsharp\w*", r"\bplace\w*",
-        r"\bwork(?:s|ed|ing)?\b", r"\bpush\w*", r"\bnudge\w*", r"\btuck\w*", r"\bclip\w*", r"\bturn\w*", r"\bsteer\w*", r"\bdab\w*",
-        r"\bglance\w*", r"\bflick\w*", r"\bgap\b", r"\brotat\w*", r"\bstrike\b", r"\bticking\b", r"\bboard\b", r"\banother\b",
-        r"\bkeeps\b", r"\bpinch\w*", r"\bstole\w*", r"\bscamper\w*", r"\bhustl\w*", r"\bbusy\b", r"\bruns?\b", r"\btakes?\b",
-        r"\baway\b", r"\bcomfortabl\w*", r"\beasy\b", r"\bplayed\b", r"\bshot\b", r"\bdrive\w*", r"\bcut\b", r"\bpull\w*",
-        r"\bsweep\w*", r"\brunning\b", r"\bscoreboard\b", r"\bticks? over\b", r"\btotal\b",
-        r"\bsensibl\w*", r"\blegs\b", r"\bran\b", *_WHERE)),
-    "wide": ({"wide"}, _rx(
-        r"\bextras?\b", r"\bwayward\b", r"\bstray\w*", r"\bastray\b", r"\bdown (?:the )?leg\b", r"\berrant\b", r"\bradar\b",
-        r"\bloose\b", r"\bspray\w*", r"\berratic\b", r"\bline\b", r"\bdirection\b", r"\bwaste\w*", r"\bgift\w*", r"\bfree\b",
-        r"\boff target\b", r"\bmiss\w*", r"\bdrift\w*", r"\bnot quite there\b", r"\btoo wide\b")),
-    "noball": ({"noball"}, _rx(r"\bextras?\b", r"\bfree\b", r"\bfront foot\b", r"\bline\b", r"\bcostly\b", r"\bgift\w*")),
-    "byes": ({"byes", "legbyes"}, _rx(
-        r"\bextras?\b", r"\bkeeper\b", r"\bkeeping\b", r"\bpads?\b", r"\bthigh\b", r"\bbody\b", r"\bhip\b", r"\bleg\b", r"\bran\b",
-        r"\bruns?\b", r"\bsneak\w*", r"\bscrambl\w*", r"\bsteal\w*", r"\bstole\w*", r"\bmiss\w*", r"\bthrough\b", r"\bpast\b",
-        r"\btwo\b", r"\bfree\b", r"\bsloppy\b")),
-    "dropped": ({"dropped", "notout"}, _rx(
-        r"\bchance\b", r"\bmiss\w*", r"\breprieve\w*", r"\blucky\b", r"\bfortunate\b", r"\blet off\b", r"\blife\b", r"\bcostly\b",
-        r"\bdear\b", r"\bsadly\b", r"\bpity\b", r"\bshame\b", r"\bexpensive\b", r"\bshould\b", r"\btough\b", r"\bhard\b",
-        r"\bdifficult\b", r"\bhalf\b", r"\bcost\w*", r"\bgets away\b", r"\bnot held\b", r"\bfluff\w*", r"\bwent down\b", r"\bgoes down\b")),
-    "boundary": ({"four", "six", "boundary"}, _rx(
-        r"\bclear\w*", r"\blofted\b", r"\blaunch\w*", r"\blong way\b", r"\bcrowd\b", r"\bstands\b", r"\bover the top\b", r"\brac\w*",
-        r"\baway\b", r"\bdispatch\w*", r"\bdeposit\w*", r"\bsmash\w*", r"\bstruck\b", r"\bstrike\b", r"\bcrunch\w*", r"\bcream\w*",
-        r"\bgap\b", r"\bsweet\w*", r"\bclass\w*", r"\blovely\b", r"\belegan\w*", r"\bstreaky\b", r"\bedged?\b", r"\bfortunate\b",
-        r"\blucky\b", r"\bgone\b", r"\bbig\b", r"\bhuge\b", r"\benormous\b", r"\bmassive\b", r"\bpower\w*", r"\bcrack\w*",
-        r"\bbelt\w*", r"\bhammer\w*", r"\bpump\w*", r"\bthump\w*", r"\bmuscle\w*", r"\bcarv\w*", r"\bthread\w*", r"\bpierc\w*",
-        r"\bbisect\w*", r"\bfound\b", r"\bgreat\b", r"\bfine\b", r"\bgood\b", r"\bnice\b", r"\bdelight\w*", r"\bglorious\b",
-        r"\bsublime\b", r"\bexquisite\b", r"\bplaced\b", r"\btouch\b", r"\bflew\b", r"\bflies\b", r"\bsails?\b", r"\bmiles?\b",
-        r"\bhigh\b", r"\bslog\w*", r"\bswat\w*", r"\bheave\w*", r"\bcollect\w*", r"\bhelp\w*", r"\bexpensive\b", r"\bpunish\w*",
-        r"\bpaid\b", r"\bloose\b", r"\bshort\b", r"\bover\b", r"\bout of\b", r"\bswept\b", r"\bpulled\b", r"\bagricultural\b",
-        r"\beffective\b", r"\bfield\b", r"\bcrisp\b", r"\baerial\b", r"\bmiddled?\b", r"\bemphatic\w*", r"\bno stopping\b",
-        r"\bdrives?\b", r"\bbeautifully\b", r"\bback foot\b", r"\bpads\b", r"\bsix\b", r"\bfour\b", *_WHERE)),
+    "dot": (
+        {"dot", "nocontact", "notout", "hattrick_ball"},
+        _rx(
+            r"\btight\w*",
+            r"\btidy\b",
+            r"\bdefen\w*",
+            r"\bblock\w*",
+            r"\bleft\b",
+            r"\bleaves?\b",
+            r"\bsolid\w*",
+            r"\bwatchful\w*",
+            r"\bcareful\w*",
+            r"\bpatien\w*",
+            r"\bsqueez\w*",
+            r"\bprobing\b",
+            r"\btesting\b",
+            r"\bline\b",
+            r"\blength\b",
+            r"\bon the spot\b",
+            r"\baccura\w*",
+            r"\brespect\w*",
+            r"\bwell played\b",
+            r"\bwell judged\b",
+            r"\bnothing\b",
+            r"\bquiet\b",
+            r"\bdead bat\b",
+            r"\bkept out\b",
+            r"\bkeeps it out\b",
+            r"\bpitched\b",
+            r"\bsettl\w*",
+            r"\bdisciplin\w*",
+            r"\beconomical\b",
+            r"\bgood from\b",
+            r"\bbouncer\b",
+            r"\bshort\b",
+            r"\bswing\w*",
+            r"\bseam\w*",
+            r"\bturn\w*",
+            r"\bgrip\w*",
+            r"\bstop\w*",
+            r"\bdries up\b",
+            r"\bnot a run\b",
+            r"\bquestions?\b",
+            r"\bchok\w*",
+            r"\bareas?\b",
+            r"\bfield\w*",
+            r"\btechnique\b",
+            r"\bhard to score\b",
+            r"\bstraight bat\b",
+            r"\bstraight to\b",
+            r"\bno way through\b",
+            r"\bwhisker\b",
+            r"\bnowhere near\b",
+            r"\bjudged\b",
+            r"\btoo good\b",
+            r"\blet it go\b",
+            r"\bfull\b",
+            r"\bwide\b",
+            r"\boutside\b",
+        ),
+    ),
+    "runs": (
+        {"runs", "running"},
+        _rx(
+            r"\btwos?\b",
+            r"\bthree\b",
+            r"\bmore\b",
+            r"\bsingles?\b",
+            r"\bquick\w*",
+            r"\bsharp\w*",
+            r"\bplace\w*",
+            r"\bwork(?:s|ed|ing)?\b",
+            r"\bpush\w*",
+            r"\bnudge\w*",
+            r"\btuck\w*",
+            r"\bclip\w*",
+            r"\bturn\w*",
+            r"\bsteer\w*",
+            r"\bdab\w*",
+            r"\bglance\w*",
+            r"\bflick\w*",
+            r"\bgap\b",
+            r"\brotat\w*",
+            r"\bstrike\b",
+            r"\bticking\b",
+            r"\bboard\b",
+            r"\banother\b",
+            r"\bkeeps\b",
+            r"\bpinch\w*",
+            r"\bstole\w*",
+            r"\bscamper\w*",
+            r"\bhustl\w*",
+            r"\bbusy\b",
+            r"\bruns?\b",
+            r"\btakes?\b",
+            r"\baway\b",
+            r"\bcomfortabl\w*",
+            r"\beasy\b",
+            r"\bplayed\b",
+            r"\bshot\b",
+            r"\bdrive\w*",
+            r"\bcut\b",
+            r"\bpull\w*",
+            r"\bsweep\w*",
+            r"\brunning\b",
+            r"\bscoreboard\b",
+            r"\bticks? over\b",
+            r"\btotal\b",
+            r"\bsensibl\w*",
+            r"\blegs\b",
+            r"\bran\b",
+            *_WHERE,
+        ),
+    ),
+    "wide": (
+        {"wide"},
+        _rx(
+            r"\bextras?\b",
+            r"\bwayward\b",
+            r"\bstray\w*",
+            r"\bastray\b",
+            r"\bdown (?:the )?leg\b",
+            r"\berrant\b",
+            r"\bradar\b",
+            r"\bloose\b",
+            r"\bspray\w*",
+            r"\berratic\b",
+            r"\bline\b",
+            r"\bdirection\b",
+            r"\bwaste\w*",
+            r"\bgift\w*",
+            r"\bfree\b",
+            r"\boff target\b",
+            r"\bmiss\w*",
+            r"\bdrift\w*",
+            r"\bnot quite there\b",
+            r"\btoo wide\b",
+        ),
+    ),
+    "noball": (
+        {"noball"},
+        _rx(r"\bextras?\b", r"\bfree\b", r"\bfront foot\b", r"\bline\b", r"\bcostly\b", r"\bgift\w*"),
+    ),
+    "byes": (
+        {"byes", "legbyes"},
+        _rx(
+            r"\bextras?\b",
+            r"\bkeeper\b",
+            r"\bkeeping\b",
+            r"\bpads?\b",
+            r"\bthigh\b",
+            r"\bbody\b",
+            r"\bhip\b",
+            r"\bleg\b",
+            r"\bran\b",
+            r"\bruns?\b",
+            r"\bsneak\w*",
+            r"\bscrambl\w*",
+            r"\bsteal\w*",
+            r"\bstole\w*",
+            r"\bmiss\w*",
+            r"\bthrough\b",
+            r"\bpast\b",
+            r"\btwo\b",
+            r"\bfree\b",
+            r"\bsloppy\b",
+        ),
+    ),
+    "dropped": (
+        {"dropped", "notout"},
+        _rx(
+            r"\bchance\b",
+            r"\bmiss\w*",
+            r"\breprieve\w*",
+            r"\blucky\b",
+            r"\bfortunate\b",
+            r"\blet off\b",
+            r"\blife\b",
+            r"\bcostly\b",
+            r"\bdear\b",
+            r"\bsadly\b",
+            r"\bpity\b",
+            r"\bshame\b",
+            r"\bexpensive\b",
+            r"\bshould\b",
+            r"\btough\b",
+            r"\bhard\b",
+            r"\bdifficult\b",
+            r"\bhalf\b",
+            r"\bcost\w*",
+            r"\bgets away\b",
+            r"\bnot held\b",
+            r"\bfluff\w*",
+            r"\bwent down\b",
+            r"\bgoes down\b",
+        ),
+    ),
+    "boundary": (
+        {"four", "six", "boundary"},
+        _rx(
+            r"\bclear\w*",
+            r"\blofted\b",
+            r"\blaunch\w*",
+            r"\blong way\b",
+            r"\bcrowd\b",
+            r"\bstands\b",
+            r"\bover the top\b",
+            r"\brac\w*",
+            r"\baway\b",
+            r"\bdispatch\w*",
+            r"\bdeposit\w*",
+            r"\bsmash\w*",
+            r"\bstruck\b",
+            r"\bstrike\b",
+            r"\bcrunch\w*",
+            r"\bcream\w*",
+            r"\bgap\b",
+            r"\bsweet\w*",
+            r"\bclass\w*",
+            r"\blovely\b",
+            r"\belegan\w*",
+            r"\bstreaky\b",
+            r"\bedged?\b",
+            r"\bfortunate\b",
+            r"\blucky\b",
+            r"\bgone\b",
+            r"\bbig\b",
+            r"\bhuge\b",
+            r"\benormous\b",
+            r"\bmassive\b",
+            r"\bpower\w*",
+            r"\bcrack\w*",
+            r"\bbelt\w*",
+            r"\bhammer\w*",
+            r"\bpump\w*",
+            r"\bthump\w*",
+            r"\bmuscle\w*",
+            r"\bcarv\w*",
+            r"\bthread\w*",
+            r"\bpierc\w*",
+            r"\bbisect\w*",
+            r"\bfound\b",
+            r"\bgreat\b",
+            r"\bfine\b",
+            r"\bgood\b",
+            r"\bnice\b",
+            r"\bdelight\w*",
+            r"\bglorious\b",
+            r"\bsublime\b",
+            r"\bexquisite\b",
+            r"\bplaced\b",
+            r"\btouch\b",
+            r"\bflew\b",
+            r"\bflies\b",
+            r"\bsails?\b",
+            r"\bmiles?\b",
+            r"\bhigh\b",
+            r"\bslog\w*",
+            r"\bswat\w*",
+            r"\bheave\w*",
+            r"\bcollect\w*",
+            r"\bhelp\w*",
+            r"\bexpensive\b",
+            r"\bpunish\w*",
+            r"\bpaid\b",
+            r"\bloose\b",
+            r"\bshort\b",
+            r"\bover\b",
+            r"\bout of\b",
+            r"\bswept\b",
+            r"\bpulled\b",
+            r"\bagricultural\b",
+            r"\beffective\b",
+            r"\bfield\b",
+            r"\bcrisp\b",
+            r"\baerial\b",
+            r"\bmiddled?\b",
+            r"\bemphatic\w*",
+            r"\bno stopping\b",
+            r"\bdrives?\b",
+            r"\bbeautifully\b",
+            r"\bback foot\b",
+            r"\bpads\b",
+            r"\bsix\b",
+            r"\bfour\b",
+            *_WHERE,
+        ),
+    ),
 }
 _APT_KEY = {"four": "boundary", "six": "boundary", "legbyes": "byes"}
 
@@ -314,23 +926,34 @@ def fits(reply: str, event: Canonical) -> bool:
     if o == "unclear":
         return not (found & OUTCOME_CLAIMS)
     if _is_dismissal(event):
-        acknowledges = bool(found & {"wicket", "kind", "hattrick"}) or bool(PRAISE_BALL.search(low) or PRAISE_ANY.search(low))
+        acknowledges = bool(found & {"wicket", "kind", "hattrick"}) or bool(
+            PRAISE_BALL.search(low) or PRAISE_ANY.search(low)
+        )
         # "Beaten all ends up." says it all about a bowled, lbw or stumping
         acknowledges = acknowledges or ("nocontact" in found and event.dismissal in ("bowled", "lbw", "stumped"))
-        return acknowledges and not (found & {"runs", "running", "dot"}) and not (PRAISE_BAT.search(low) and not found & {"wicket", "kind"})
+        return (
+            acknowledges
+            and not (found & {"runs", "running", "dot"})
+            and not (PRAISE_BAT.search(low) and not found & {"wicket", "kind"})
+        )
     if o == "dropped" and PRAISE_BAT.search(low) and not found & {"dropped", "notout"}:
         return False
-    if o in ("four", "six") and (DISMISSIVE.search(low) or (PRAISE_BALL.search(low) and not PRAISE_BAT.search(low)
-                                                          and not found & {"four", "six", "boundary"})):
+    if o in ("four", "six") and (
+        DISMISSIVE.search(low)
+        or (PRAISE_BALL.search(low) and not PRAISE_BAT.search(low) and not found & {"four", "six", "boundary"})
+    ):
         return False
     return _reacts(reply, event, found)
 
 
-_COMMON = {w for w in """
+_COMMON = {
+    w
+    for w in """
 four six out gone lovely shot good ball well bowled played marvellous superb dropped wide no one two three single
 the a an and of to in on it that's what beauty catch taken held plumb lbw stumped run bowled caught morning everyone
 hundred fifty century ton maximum boundary edge edged top inside outside off leg middle stump stumps quick sharp
-""".split()}
+""".split()
+}
 
 
 def echo(reply: str, event_text: str, names: tuple[str, ...] = ()) -> bool:
@@ -339,11 +962,14 @@ def echo(reply: str, event_text: str, names: tuple[str, ...] = ()) -> bool:
     if not rw:
         return False
     tw = [w.lower() for w in words(event_text or "")]
-    grams = {tuple(tw[i:i + 3]) for i in range(len(tw) - 2)}
-    if any(tuple(rw[i:i + 3]) in grams for i in range(len(rw) - 2)):
+    grams = {tuple(tw[i : i + 3]) for i in range(len(tw) - 2)}
+    if any(tuple(rw[i : i + 3]) in grams for i in range(len(rw) - 2)):
         return True
     # names: capitalised words that do not merely start a sentence ("Superb drive by Kohli" names Kohli only)
-    caps = {m.group(1).lower() for m in re.finditer(r"(?<![.!?:\n])(?<![.!?:\n] )(?<!^)\b([A-Z][a-z][\w'’-]*)", (event_text or "").strip())}
+    caps = {
+        m.group(1).lower()
+        for m in re.finditer(r"(?<![.!?:\n])(?<![.!?:\n] )(?<!^)\b([A-Z][a-z][\w'’-]*)", (event_text or "").strip())
+    }
     caps |= {p.lower() for n in names if n for p in words(n)}
     return len(rw) <= 3 and all(w in caps and w not in _COMMON for w in rw)
 

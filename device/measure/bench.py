@@ -20,11 +20,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import click
 import numpy as np
 
-from device import machine
-from device.perf import EVENTS, RssSampler, commentary_latencies, pp_tg
+from device.errors import UserError
+from device.measure import machine
+from device.measure.perf import EVENTS, RssSampler, commentary_latencies, pp_tg
 
 LOAD_CONCURRENCY = (1, 2, 4, 8)
 PP_TG_SIZES = ((64, 16), (512, 128))
@@ -41,13 +41,13 @@ class Progress:
     def step(self, title: str):
         self.n += 1
         self.step_t0 = time.monotonic()
-        click.echo(f"[{self.n}/{self.total}] {title} ...", file=self.stream)
+        print(f"[{self.n}/{self.total}] {title} ...", file=self.stream)
 
     def note(self, text: str):
-        click.echo(f"      {text}  ({time.monotonic() - self.step_t0:.1f} s)", file=self.stream)
+        print(f"      {text}  ({time.monotonic() - self.step_t0:.1f} s)", file=self.stream)
 
     def done(self):
-        click.echo(f"done in {time.monotonic() - self.t0:.1f} s", file=self.stream)
+        print(f"done in {time.monotonic() - self.t0:.1f} s", file=self.stream)
 
 
 def measure_bandwidth(mb: int, threads: int, reps: int) -> float:
@@ -68,7 +68,7 @@ def measure_bandwidth(mb: int, threads: int, reps: int) -> float:
 
 
 def _engine(bundle, n_ctx: int, threads: int):
-    from device.engine import Engine, EngineSettings
+    from device.runtime.engine import Engine, EngineSettings
 
     return Engine(EngineSettings(model_path=bundle.gguf_path, n_ctx=n_ctx, n_threads=threads)).load()
 
@@ -79,34 +79,41 @@ def run_bench(bundle, out, quick: bool = False, threads: int | None = None) -> d
     The thread sweep runs 1..`threads` (default: all usable cores); every later step uses the
     thread count that decoded fastest in the sweep, as an operator would configure the server.
     """
-    from device.bundle import BundleError, verify_bundle
-    from device.projection import project_pi5
-    from device.bench_report import write_reports
+    from device.measure.projection import project_pi5
+    from device.measure.report import write_reports
+    from device.runtime.bundle import BundleError, verify_bundle
 
     out = Path(out)
     try:
         loaded = verify_bundle(bundle)
     except BundleError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise UserError(str(exc)) from exc
     cores = threads or machine.usable_cores()
     reps = 1 if quick else 3
     n_events = 6 if quick else 48
     events = [EVENTS[i % len(EVENTS)] for i in range(n_events)]
     progress = Progress(total=7)
     report: dict = {
-        "bundle": str(loaded.path), "gguf": loaded.gguf_path.name, "manifest_n_ctx": loaded.n_ctx,
-        "model_mb": round(loaded.gguf_path.stat().st_size / (1 << 20), 1), "quick": quick,
+        "bundle": str(loaded.path),
+        "gguf": loaded.gguf_path.name,
+        "manifest_n_ctx": loaded.n_ctx,
+        "model_mb": round(loaded.gguf_path.stat().st_size / (1 << 20), 1),
+        "quick": quick,
         "started_unix": round(time.time(), 1),
-        "note": (f"Load average {machine.describe(with_llama=False)['load_average_1m']} on "
-                 f"{machine.usable_cores()} cores at the start; when other work shares the CPU, compare "
-                 "ratios, not absolute times."),
+        "note": (
+            f"Load average {machine.describe(with_llama=False)['load_average_1m']} on "
+            f"{machine.usable_cores()} cores at the start; when other work shares the CPU, compare "
+            "ratios, not absolute times."
+        ),
     }
     phases = []  # (seconds since start, label) for the memory plot
     with RssSampler(interval=0.1) as rss:
         progress.step("machine")
         report["machine"] = machine.describe()
-        progress.note(f"{report['machine']['cpu_model']}, {report['machine']['cores_usable']} usable cores, "
-                      f"load {report['machine']['load_average_1m']}, sweep 1..{cores} threads")
+        progress.note(
+            f"{report['machine']['cpu_model']}, {report['machine']['cores_usable']} usable cores, "
+            f"load {report['machine']['load_average_1m']}, sweep 1..{cores} threads"
+        )
 
         progress.step("memory read bandwidth (numpy)")
         phases.append((rss.mark(), "bandwidth"))
@@ -132,7 +139,9 @@ def run_bench(bundle, out, quick: bool = False, threads: int | None = None) -> d
         report["threads_used"] = best
         engine = _engine(loaded, n_ctx_bench, best)
 
-        progress.step(f"llama-bench style pp/tg, {best} thread(s), at " + ", ".join(f"pp{p}/tg{g}" for p, g in PP_TG_SIZES))
+        progress.step(
+            f"llama-bench style pp/tg, {best} thread(s), at " + ", ".join(f"pp{p}/tg{g}" for p, g in PP_TG_SIZES)
+        )
         phases.append((rss.mark(), "pp/tg"))
         report["pp_tg"] = []
         for n_prompt, n_gen in PP_TG_SIZES:
@@ -151,8 +160,10 @@ def run_bench(bundle, out, quick: bool = False, threads: int | None = None) -> d
             "without_prefix_cache": commentary_latencies(engine, events, prefix_cache=False),
         }
         for key, res in report["commentary"].items():
-            progress.note(f"{key}: p50 {res['latency_ms']['p50']} ms, p95 {res['latency_ms']['p95']} ms, "
-                          f"{res['prompt_eval_tokens_mean']} prompt tokens evaluated per request")
+            progress.note(
+                f"{key}: p50 {res['latency_ms']['p50']} ms, p95 {res['latency_ms']['p95']} ms, "
+                f"{res['prompt_eval_tokens_mean']} prompt tokens evaluated per request"
+            )
         del engine
         gc.collect()
 
@@ -175,7 +186,7 @@ def run_bench(bundle, out, quick: bool = False, threads: int | None = None) -> d
 
 def _load_test(bundle_path, threads: int, quick: bool, progress: Progress, clock) -> dict:
     """Concurrency levels against a real server; `clock` is the bench's own time axis for the memory plot."""
-    from device.loadtest import ServerStartError, run_load, running_server
+    from device.measure.loadtest import ServerStartError, run_load, running_server
 
     result: dict = {"levels": []}
     try:
@@ -187,10 +198,14 @@ def _load_test(bundle_path, threads: int, quick: bool, progress: Progress, clock
                 n = max(conc, 2) if quick else max(24, 6 * conc)
                 level = run_load(server.url, conc, n)
                 result["levels"].append(level)
-                progress.note(f"concurrency {conc}: {level['throughput_rps']} req/s, p50 {level['latency_ms']['p50']} ms, "
-                              f"p95 {level['latency_ms']['p95']} ms, 503s {level['busy_503']}, errors {level['errors']}")
-            result["server_rss"] = {"peak_rss_mb": round(server.rss.peak_mb, 1),
-                                    "series": [(round(t + offset, 3), mb) for t, mb in server.rss.series]}
+                progress.note(
+                    f"concurrency {conc}: {level['throughput_rps']} req/s, p50 {level['latency_ms']['p50']} ms, "
+                    f"p95 {level['latency_ms']['p95']} ms, 503s {level['busy_503']}, errors {level['errors']}"
+                )
+            result["server_rss"] = {
+                "peak_rss_mb": round(server.rss.peak_mb, 1),
+                "series": [(round(t + offset, 3), mb) for t, mb in server.rss.series],
+            }
     except ServerStartError as exc:  # the report still says what happened instead of dying
         result["error"] = "\n".join(str(exc).splitlines()[-6:])  # the head line and the end of the server's log
         progress.note(f"server load test could not run: {result['error']}")
@@ -202,18 +217,37 @@ def _load_test(bundle_path, threads: int, quick: bool, progress: Progress, clock
 
 
 def _summary(report: dict, paths: dict):
-    click.echo(f"{'measure':<44} {'value':>14}")
+    print(f"{'measure':<44} {'value':>14}")
     rows = [(f"tg tok/s, {s['threads']} thread(s)", s["generation_tps"]) for s in report["thread_sweep"]]
-    rows += [(f"pp{r['n_prompt']} / tg{r['n_gen']} tok/s", f"{r['prompt_tps']} / {r['generation_tps']}") for r in report["pp_tg"]]
+    rows += [
+        (f"pp{r['n_prompt']} / tg{r['n_gen']} tok/s", f"{r['prompt_tps']} / {r['generation_tps']}")
+        for r in report["pp_tg"]
+    ]
     for key, res in report["commentary"].items():
-        rows.append((f"commentary p50/p95 ms, {key.replace('_', ' ')}", f"{res['latency_ms']['p50']} / {res['latency_ms']['p95']}"))
+        rows.append(
+            (
+                f"commentary p50/p95 ms, {key.replace('_', ' ')}",
+                f"{res['latency_ms']['p50']} / {res['latency_ms']['p95']}",
+            )
+        )
     for lv in report["load_test"].get("levels", []):
-        rows.append((f"server c={lv['concurrency']}: req/s, p95 ms, 503s", f"{lv['throughput_rps']}, {lv['latency_ms']['p95']}, {lv['busy_503']}"))
+        rows.append(
+            (
+                f"server c={lv['concurrency']}: req/s, p95 ms, 503s",
+                f"{lv['throughput_rps']}, {lv['latency_ms']['p95']}, {lv['busy_503']}",
+            )
+        )
     proj = report["projection"]
-    rows.append(("PROJECTION Pi 5 tg tok/s (range)", f"{proj['generation_tps']['low']}-{proj['generation_tps']['high']}"))
-    rows.append(("PROJECTION Pi 5 commentary p50 / p95 ms",
-                 f"{proj['commentary_latency_ms']['p50']['low']}-{proj['commentary_latency_ms']['p50']['high']} / "
-                 f"{proj['commentary_latency_ms']['p95']['low']}-{proj['commentary_latency_ms']['p95']['high']}"))
+    rows.append(
+        ("PROJECTION Pi 5 tg tok/s (range)", f"{proj['generation_tps']['low']}-{proj['generation_tps']['high']}")
+    )
+    rows.append(
+        (
+            "PROJECTION Pi 5 commentary p50 / p95 ms",
+            f"{proj['commentary_latency_ms']['p50']['low']}-{proj['commentary_latency_ms']['p50']['high']} / "
+            f"{proj['commentary_latency_ms']['p95']['low']}-{proj['commentary_latency_ms']['p95']['high']}",
+        )
+    )
     for label, value in rows:
-        click.echo(f"{label:<44} {value!s:>14}")
-    click.echo("reports: " + ", ".join(str(p) for p in paths.values()))
+        print(f"{label:<44} {value!s:>14}")
+    print("reports: " + ", ".join(str(p) for p in paths.values()))

@@ -18,25 +18,21 @@ with a message instead of being killed by the OOM killer later.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import click
 import psutil
+import tomllib
 
-from device import machine
-from device.gguf_header import GGUFError, model_shape, read_metadata
-from device.perf import EVENTS, MB, RssSampler, commentary_latencies, pp_tg
+from device.measure import machine
+from device.measure.perf import EVENTS, MB, RssSampler, commentary_latencies, pp_tg
+from device.measure.ram import RUNTIME_BASE_MB, estimate_ram  # noqa: F401  (re-exported for callers)
+from device.runtime.gguf_header import GGUFError
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 BUDGETS_DIR = Path(__file__).parent / "budgets"
-# Python + llama-cpp-python + FastAPI/uvicorn before any model is loaded: measured 48 MB for
-# Python + llama_cpp alone on x86-64; the HTTP stack and allocator slack round it up.
-RUNTIME_BASE_MB = 128
 # llama-bench style sizes for the speed check; small enough for a 512-token context
 CHECK_PROMPT_TOKENS, CHECK_GEN_TOKENS, CHECK_REPS = 128, 64, 2
 DEFAULT_LATENCY_EVENTS = 20
@@ -61,8 +57,15 @@ class Budget:
     path: str = ""
 
 
-_REQUIRED = ("threads", "min_generation_tps", "min_prompt_tps", "max_ttft_ms", "max_latency_p95_ms",
-             "max_rss_mb", "min_free_ram_mb")
+_REQUIRED = (
+    "threads",
+    "min_generation_tps",
+    "min_prompt_tps",
+    "max_ttft_ms",
+    "max_latency_p95_ms",
+    "max_rss_mb",
+    "min_free_ram_mb",
+)
 _INTS = ("threads", "latency_events")
 _KNOWN = {f.name for f in fields(Budget)} - {"path"}
 
@@ -73,11 +76,15 @@ def load_budget(path: str | os.PathLike) -> Budget:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BudgetError(f"budget file {path} does not exist. Shipped budgets: {', '.join(shipped_budgets())}") from None
+        raise BudgetError(
+            f"budget file {path} does not exist. Shipped budgets: {', '.join(shipped_budgets())}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BudgetError(f"cannot read budget file {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise BudgetError(f"budget file {path} is not valid TOML: {exc}. Compare with {BUDGETS_DIR / 'pi5-4gb.toml'}.") from exc
+        raise BudgetError(
+            f"budget file {path} is not valid TOML: {exc}. Compare with {BUDGETS_DIR / 'pi5-4gb.toml'}."
+        ) from exc
     table = raw.get("budget", raw)  # a [budget] table or top-level keys
     if not isinstance(table, dict):
         raise BudgetError(f"{path}: [budget] must be a table of keys")
@@ -104,8 +111,11 @@ def load_budget(path: str | os.PathLike) -> Budget:
         else:
             values[key] = value
     if problems:
-        raise BudgetError(f"budget file {path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems)
-                          + f"\nSee {BUDGETS_DIR / 'pi5-4gb.toml'} for every key with its meaning.")
+        raise BudgetError(
+            f"budget file {path} has {len(problems)} problem(s):\n  "
+            + "\n  ".join(problems)
+            + f"\nSee {BUDGETS_DIR / 'pi5-4gb.toml'} for every key with its meaning."
+        )
     values.setdefault("name", path.stem)
     return Budget(path=str(path), **values)
 
@@ -135,33 +145,28 @@ class PreflightResult:
 
     @property
     def message(self) -> str:
-        parts = (f"model {self.model_mb:.0f} MB + KV cache {self.kv_cache_mb:.0f} MB (n_ctx {self.n_ctx}) "
-                 f"+ compute {self.compute_mb:.0f} MB + runtime {self.runtime_mb:.0f} MB")
+        parts = (
+            f"model {self.model_mb:.0f} MB + KV cache {self.kv_cache_mb:.0f} MB (n_ctx {self.n_ctx}) "
+            f"+ compute {self.compute_mb:.0f} MB + runtime {self.runtime_mb:.0f} MB"
+        )
         if self.ok:
-            return f"preflight ok: about {self.estimate_mb:.0f} MB needed ({parts}), {self.available_mb:.0f} MB available"
+            return (
+                f"preflight ok: about {self.estimate_mb:.0f} MB needed ({parts}), {self.available_mb:.0f} MB available"
+            )
         reasons = "; ".join(f["message"] for f in self.failures)
-        return (f"refusing to load {self.model_path}: it needs about {self.estimate_mb:.0f} MB ({parts}). {reasons}. "
-                "Fix: serve a smaller model or quantization, lower --n-ctx, stop other services, raise the "
-                "systemd MemoryMax, or use a budget for a bigger board (device/budgets/pi5-8gb.toml).")
+        return (
+            f"refusing to load {self.model_path}: it needs about {self.estimate_mb:.0f} MB ({parts}). {reasons}. "
+            "Fix: serve a smaller model or quantization, lower --n-ctx, stop other services, raise the "
+            "systemd MemoryMax, or use a budget for a bigger board (device/budgets/pi5-8gb.toml)."
+        )
 
     def to_dict(self) -> dict:
         return {**asdict(self), "message": self.message}
 
 
-def estimate_ram(model_path: str | os.PathLike, n_ctx: int, n_batch: int = 512) -> dict:
-    """RAM (MB) a serving process needs for this GGUF at this context, from its header alone."""
-    shape = model_shape(read_metadata(model_path))
-    model_mb = Path(model_path).stat().st_size / MB  # mmap'd weights end up resident: count all of them
-    kv_mb = shape.kv_cache_bytes(n_ctx) / MB
-    # llama.cpp's CPU compute buffer is dominated by the f32 attention scores (n_head x n_ctx per
-    # batch token) and the feed-forward activations; this matched 18 MB measured for SmolLM2 at 512.
-    compute_mb = n_batch * (n_ctx * shape.n_head + 3 * shape.n_ff) * 4 / MB
-    return {"model_mb": model_mb, "kv_cache_mb": kv_mb, "compute_mb": compute_mb, "runtime_mb": float(RUNTIME_BASE_MB),
-            "estimate_mb": model_mb + kv_mb + compute_mb + RUNTIME_BASE_MB, "shape": asdict(shape)}
-
-
-def preflight(model_path: str | os.PathLike, n_ctx: int, budget: Budget | str | os.PathLike,
-              n_batch: int = 512) -> PreflightResult:
+def preflight(
+    model_path: str | os.PathLike, n_ctx: int, budget: Budget | str | os.PathLike, n_batch: int = 512
+) -> PreflightResult:
     """Will this model fit, before loading it? Check `.ok`; `.message` is the refusal to show.
 
     Raises BudgetError for a bad budget file and GGUFError for an unreadable model header.
@@ -175,27 +180,54 @@ def preflight(model_path: str | os.PathLike, n_ctx: int, budget: Budget | str | 
     additional = est["estimate_mb"] - min(own_rss, est["runtime_mb"])
     available = float(mem["effective_available_mb"])
     result = PreflightResult(
-        ok=True, model_path=str(model_path), n_ctx=n_ctx,
-        model_mb=round(est["model_mb"], 1), kv_cache_mb=round(est["kv_cache_mb"], 1),
-        compute_mb=round(est["compute_mb"], 1), runtime_mb=est["runtime_mb"], estimate_mb=round(est["estimate_mb"], 1),
-        available_mb=available, host_available_mb=float(mem["available_mb"]), cgroup_limit_mb=mem["cgroup_limit_mb"],
-        cgroup_source=mem["cgroup_source"], max_rss_mb=budget.max_rss_mb, min_free_ram_mb=budget.min_free_ram_mb,
+        ok=True,
+        model_path=str(model_path),
+        n_ctx=n_ctx,
+        model_mb=round(est["model_mb"], 1),
+        kv_cache_mb=round(est["kv_cache_mb"], 1),
+        compute_mb=round(est["compute_mb"], 1),
+        runtime_mb=est["runtime_mb"],
+        estimate_mb=round(est["estimate_mb"], 1),
+        available_mb=available,
+        host_available_mb=float(mem["available_mb"]),
+        cgroup_limit_mb=mem["cgroup_limit_mb"],
+        cgroup_source=mem["cgroup_source"],
+        max_rss_mb=budget.max_rss_mb,
+        min_free_ram_mb=budget.min_free_ram_mb,
     )
     if est["estimate_mb"] > budget.max_rss_mb:
-        result.failures.append({"key": "max_rss_mb", "value": result.estimate_mb, "limit": budget.max_rss_mb,
-                                "message": f"estimated RSS {result.estimate_mb:.0f} MB > max_rss_mb {budget.max_rss_mb:g}"})
+        result.failures.append(
+            {
+                "key": "max_rss_mb",
+                "value": result.estimate_mb,
+                "limit": budget.max_rss_mb,
+                "message": f"estimated RSS {result.estimate_mb:.0f} MB > max_rss_mb {budget.max_rss_mb:g}",
+            }
+        )
     # min_free_ram_mb is about the board: what the rest of the system keeps after we load. A cgroup
     # limit (systemd's MemoryMax) is about this service: the model must fit under it, or the OOM
     # killer ends it later. Mixing the two would refuse any model above MemoryMax - min_free_ram_mb.
     host_left = float(mem["available_mb"]) - additional
     if host_left < budget.min_free_ram_mb:
-        result.failures.append({"key": "min_free_ram_mb", "value": round(host_left, 1), "limit": budget.min_free_ram_mb,
-                                "message": f"only {mem['available_mb']:.0f} MB available on this machine, leaving "
-                                           f"{host_left:.0f} MB after loading < min_free_ram_mb {budget.min_free_ram_mb:g}"})
+        result.failures.append(
+            {
+                "key": "min_free_ram_mb",
+                "value": round(host_left, 1),
+                "limit": budget.min_free_ram_mb,
+                "message": f"only {mem['available_mb']:.0f} MB available on this machine, leaving "
+                f"{host_left:.0f} MB after loading < min_free_ram_mb {budget.min_free_ram_mb:g}",
+            }
+        )
     if mem["cgroup_limit_mb"] is not None and available < additional:
-        result.failures.append({"key": "cgroup memory.max", "value": round(additional, 1), "limit": round(available, 1),
-                                "message": f"loading needs about {additional:.0f} MB more, but the cgroup limit "
-                                           f"{mem['cgroup_limit_mb']} MB ({mem['cgroup_source']}) leaves {available:.0f} MB"})
+        result.failures.append(
+            {
+                "key": "cgroup memory.max",
+                "value": round(additional, 1),
+                "limit": round(available, 1),
+                "message": f"loading needs about {additional:.0f} MB more, but the cgroup limit "
+                f"{mem['cgroup_limit_mb']} MB ({mem['cgroup_source']}) leaves {available:.0f} MB",
+            }
+        )
     result.ok = not result.failures
     return result
 
@@ -208,7 +240,7 @@ def _check(key: str, value, limit, unit: str) -> dict:
 
 def measure(bundle, budget: Budget, log=lambda msg: None) -> dict:
     """Load the bundle's model with the budget's threads and measure what the budget limits."""
-    from device.engine import Engine, EngineSettings
+    from device.runtime.engine import Engine, EngineSettings
 
     threads = min(budget.threads, machine.usable_cores())
     n_prompt, n_gen = CHECK_PROMPT_TOKENS, CHECK_GEN_TOKENS
@@ -224,12 +256,20 @@ def measure(bundle, budget: Budget, log=lambda msg: None) -> dict:
         lat = commentary_latencies(engine, events, prefix_cache=True)
         free_after = machine.memory()["effective_available_mb"]
     return {
-        "threads": threads, "threads_budget": budget.threads, "load_seconds": round(engine.load_seconds, 3),
-        "prompt_tps": speed["prompt_tps"], "generation_tps": speed["generation_tps"], "speed": speed,
-        "ttft_ms_p50": lat["ttft_ms"]["p50"], "ttft_ms": lat["ttft_ms"],
-        "latency_ms_p50": lat["latency_ms"]["p50"], "latency_ms_p95": lat["latency_ms"]["p95"],
-        "latency_ms": lat["latency_ms"], "prompt_source": lat["prompt_source"],
-        "peak_rss_mb": round(rss.peak_mb, 1), "free_ram_mb_after_load": free_after,
+        "threads": threads,
+        "threads_budget": budget.threads,
+        "load_seconds": round(engine.load_seconds, 3),
+        "prompt_tps": speed["prompt_tps"],
+        "generation_tps": speed["generation_tps"],
+        "speed": speed,
+        "ttft_ms_p50": lat["ttft_ms"]["p50"],
+        "ttft_ms": lat["ttft_ms"],
+        "latency_ms_p50": lat["latency_ms"]["p50"],
+        "latency_ms_p95": lat["latency_ms"]["p95"],
+        "latency_ms": lat["latency_ms"],
+        "prompt_source": lat["prompt_source"],
+        "peak_rss_mb": round(rss.peak_mb, 1),
+        "free_ram_mb_after_load": free_after,
         "samples": [{k: r[k] for k in ("event", "text", "latency_ms", "ttft_ms")} for r in lat["rows"][:5]],
     }
 
@@ -246,12 +286,15 @@ def evaluate(budget: Budget, measured: dict) -> list[dict]:
     ]
 
 
-def run_check(bundle, budget, as_json: bool = False) -> int:
-    """`suksham check`: print the verdict (table or JSON) and return the exit code 0/1/2."""
-    from device.bundle import BundleError, verify_bundle
+def run_check(bundle, budget, log=None) -> dict:
+    """`suksham check`: the verdict as a report; `report["exit_code"]` is 0 pass, 1 over budget, 2 could not run.
+
+    Prints nothing: `log(msg)` gets progress lines, and `format_report` turns the report into text.
+    """
+    from device.runtime.bundle import BundleError, verify_bundle
 
     started = time.time()
-    log = (lambda msg: click.echo(f"  {msg}", err=True)) if not as_json else (lambda msg: None)
+    log = log or (lambda msg: None)
     report: dict = {"bundle": str(bundle), "budget_file": str(budget), "started_unix": round(started, 1)}
     try:
         spec = load_budget(budget)
@@ -270,13 +313,13 @@ def run_check(bundle, budget, as_json: bool = False) -> int:
         report["thermal_after"] = machine.pi_thermal()
         report["warnings"] = _warnings(report)
     except (BudgetError, BundleError, GGUFError) as exc:
-        return _finish(report, EXIT_ERROR, str(exc), as_json)
+        return _finish(report, EXIT_ERROR, str(exc))
     except Exception as exc:  # noqa: BLE001 - llama.cpp load failures, a missing extra: "could not run",
         # never a traceback whose exit code 1 would read as "over budget"
-        return _finish(report, EXIT_ERROR, f"{type(exc).__name__}: {exc}", as_json)
+        return _finish(report, EXIT_ERROR, f"{type(exc).__name__}: {exc}")
     failures = [c for c in report["checks"] if not c["ok"]]
     report["seconds"] = round(time.time() - started, 1)
-    return _finish(report, EXIT_FAIL if failures else EXIT_PASS, None, as_json)
+    return _finish(report, EXIT_FAIL if failures else EXIT_PASS, None)
 
 
 def _warnings(report: dict) -> list[str]:
@@ -285,45 +328,55 @@ def _warnings(report: dict) -> list[str]:
     m, measured = report.get("machine", {}), report.get("measured", {})
     load, cores = m.get("load_average_1m"), m.get("cores_usable") or 1
     if load is not None and load > 0.5 * cores:
-        out.append(f"load average {load} on {cores} cores: other work competes for the CPU, so speed "
-                   "numbers are low; re-run when the device is idle")
+        out.append(
+            f"load average {load} on {cores} cores: other work competes for the CPU, so speed "
+            "numbers are low; re-run when the device is idle"
+        )
         if measured.get("threads", 1) > 1 and m.get("env", {}).get("OMP_WAIT_POLICY", "unset").lower() != "passive":
-            out.append("llama.cpp's OpenMP threads spin-wait; with a busy CPU that can cost 10-30x. "
-                       "Try OMP_WAIT_POLICY=passive or a lower thread count")
+            out.append(
+                "llama.cpp's OpenMP threads spin-wait; with a busy CPU that can cost 10-30x. "
+                "Try OMP_WAIT_POLICY=passive or a lower thread count"
+            )
     throttled = report.get("thermal_after", {}).get("throttled")
     if isinstance(throttled, dict) and throttled.get("flags"):
         out.append("the Pi reports " + ", ".join(throttled["flags"]) + ": fix cooling or power before trusting speeds")
     return out
 
 
-def _finish(report: dict, code: int, error: str | None, as_json: bool) -> int:
+def _finish(report: dict, code: int, error: str | None) -> dict:
     report["exit_code"] = code
     report["status"] = {EXIT_PASS: "pass", EXIT_FAIL: "fail", EXIT_ERROR: "error"}[code]
-    report["failures"] = [f"{c['key']}: {c['value']} {c.get('unit', '')} vs limit {c['limit']}".replace("  ", " ")
-                          for c in report.get("checks", []) if not c["ok"]]
+    report["failures"] = [
+        f"{c['key']}: {c['value']} {c.get('unit', '')} vs limit {c['limit']}".replace("  ", " ")
+        for c in report.get("checks", [])
+        if not c["ok"]
+    ]
     if error:
         report["error"] = error
-    if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
-        return code
-    if error:
-        click.echo(f"could not run the check: {error}", err=True)
-        return code
+    return report
+
+
+def format_report(report: dict) -> str:
+    """The verdict as the terminal shows it: a table of checks, warnings, then PASS or FAIL."""
+    if report.get("error"):
+        return f"could not run the check: {report['error']}"
+    lines = []
     m = report.get("measured", {})
     if m:
-        click.echo(f"threads {m['threads']} (budget {m['threads_budget']}), load {m['load_seconds']} s, "
-                   f"load average {report['machine'].get('load_average_1m')}, "
-                   f"OMP_WAIT_POLICY={report['machine']['env']['OMP_WAIT_POLICY']}")
-    click.echo(f"{'key':<20} {'value':>12} {'limit':>10}  result")
+        lines.append(
+            f"threads {m['threads']} (budget {m['threads_budget']}), load {m['load_seconds']} s, "
+            f"load average {report['machine'].get('load_average_1m')}, "
+            f"OMP_WAIT_POLICY={report['machine']['env']['OMP_WAIT_POLICY']}"
+        )
+    lines.append(f"{'key':<20} {'value':>12} {'limit':>10}  result")
     for c in report["checks"]:
         value = f"{c['value']:.1f}" if isinstance(c["value"], (int, float)) else str(c["value"])
-        click.echo(f"{c['key']:<20} {value:>12} {c['limit']:>10g}  {'ok' if c['ok'] else 'OVER BUDGET'} {c['unit']}")
-    for warning in report.get("warnings", []):
-        click.echo(f"warning: {warning}")
+        lines.append(f"{c['key']:<20} {value:>12} {c['limit']:>10g}  {'ok' if c['ok'] else 'OVER BUDGET'} {c['unit']}")
+    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     thermal = report.get("thermal_after", {})
-    click.echo(f"temperature: {thermal.get('temperature_c')}; throttled: {thermal.get('throttled')}")
-    if code == EXIT_PASS:
-        click.echo(f"PASS: within budget {report['budget']['name']}")
+    lines.append(f"temperature: {thermal.get('temperature_c')}; throttled: {thermal.get('throttled')}")
+    if report["exit_code"] == EXIT_PASS:
+        lines.append(f"PASS: within budget {report['budget']['name']}")
     else:
-        click.echo(f"FAIL: over budget {report['budget']['name']}: " + "; ".join(report["failures"]))
-    return code
+        lines.append(f"FAIL: over budget {report['budget']['name']}: " + "; ".join(report["failures"]))
+    return "\n".join(lines)

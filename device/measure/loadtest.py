@@ -1,7 +1,7 @@
 """Load a running `suksham serve` with concurrent commentary requests, as a scorer's feed and a few
 screens would. Used by `suksham bench` and by benchmarks/concurrency_soak.py.
 
-    from device.loadtest import running_server, run_load
+    from device.measure.loadtest import running_server, run_load
     with running_server(bundle_dir, threads=2) as server:
         print(run_load(server.url, concurrency=4, n_requests=40))
 
@@ -23,7 +23,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from device.perf import EVENTS, RssSampler, summarize
+from device.measure.perf import EVENTS, RssSampler, summarize
 
 STARTUP_TIMEOUT_S = 180
 _LISTEN = re.compile(r"listening on (http://[^\s]+?:\d+)")
@@ -50,8 +50,9 @@ def _get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 @contextlib.contextmanager
-def running_server(bundle, threads: int | None = None, queue_size: int | None = None, extra_args=(),
-                   rss_interval: float = 0.2):
+def running_server(
+    bundle, threads: int | None = None, queue_size: int | None = None, extra_args=(), rss_interval: float = 0.2
+):
     """Start `suksham serve` on a free loopback port, wait for /health 200, yield, then stop it."""
     cmd = [sys.executable, "-m", "device.cli", "serve", "--bundle", str(bundle), "--host", "127.0.0.1", "--port", "0"]
     if threads:
@@ -88,7 +89,9 @@ def running_server(bundle, threads: int | None = None, queue_size: int | None = 
                     break
             time.sleep(0.2)
         else:
-            raise ServerStartError(f"suksham serve was not healthy within {STARTUP_TIMEOUT_S} s:\n" + "\n".join(server.log[-20:]))
+            raise ServerStartError(
+                f"suksham serve was not healthy within {STARTUP_TIMEOUT_S} s:\n" + "\n".join(server.log[-20:])
+            )
         server.rss = RssSampler(proc.pid, interval=rss_interval).start()
         yield server
     finally:
@@ -127,13 +130,22 @@ def post_commentary(url: str, event: str, timeout: float = 60.0, api_key: str | 
     return {"status": status, "latency_ms": latency, "body": payload}
 
 
-def run_load(url: str, concurrency: int, n_requests: int, events=EVENTS, timeout: float = 60.0,
-             api_key: str | None = None, on_done=None, pause_on_503: float = 0.0) -> dict:
+def run_load(
+    url: str,
+    concurrency: int,
+    n_requests: int,
+    events=EVENTS,
+    timeout: float = 60.0,
+    api_key: str | None = None,
+    on_done=None,
+    pause_on_503: float = 0.0,
+) -> dict:
     """Send `n_requests` commentary requests with `concurrency` clients; throughput counts 200s only.
 
     `pause_on_503` makes a refused client wait before its next request, as a polite client honouring
     Retry-After would, instead of hammering the server with instant retries.
     """
+
     def one(i: int) -> dict:
         result = post_commentary(url, events[i % len(events)], timeout=timeout, api_key=api_key)
         if result["status"] == 503 and pause_on_503:
@@ -160,7 +172,10 @@ def run_load(url: str, concurrency: int, n_requests: int, events=EVENTS, timeout
         "wall_s": round(wall, 3),
         "throughput_rps": round(len(ok) / wall, 3) if wall > 0 else None,
         "latency_ms": summarize(r["latency_ms"] for r in ok),
-        "server_latency_ms": summarize(r["body"].get("latency_ms") for r in ok
-                                       if isinstance(r.get("body"), dict) and r["body"].get("latency_ms") is not None),
+        "server_latency_ms": summarize(
+            r["body"].get("latency_ms")
+            for r in ok
+            if isinstance(r.get("body"), dict) and r["body"].get("latency_ms") is not None
+        ),
         "error_samples": [r.get("error") or r.get("body") for r in results if r["status"] not in (200, 503)][:3],
     }

@@ -5,7 +5,7 @@ CPU model, cores, governor and frequency, RAM, kernel, llama.cpp version, and on
 the SoC temperature and throttle state. Anything that cannot be read is reported as
 "unavailable (<why>)", never guessed.
 
-    python -m device.machine          # prints the machine description as JSON
+    python -m device.measure.machine          # prints the machine description as JSON
 """
 
 from __future__ import annotations
@@ -20,14 +20,21 @@ from pathlib import Path
 
 import psutil
 
+from device.runtime.engine import usable_cores  # noqa: F401  (one home; callers use machine.usable_cores)
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_SELF_CGROUP = Path("/proc/self/cgroup")
 # cgroup v1 reports "no limit" as a huge page-aligned number; anything this large means unlimited
 _UNLIMITED = 1 << 60
 # vcgencmd get_throttled bits (Raspberry Pi firmware documentation)
 THROTTLE_BITS = {
-    0: "under-voltage now", 1: "ARM frequency capped now", 2: "throttled now", 3: "soft temperature limit now",
-    16: "under-voltage has occurred", 17: "frequency capping has occurred", 18: "throttling has occurred",
+    0: "under-voltage now",
+    1: "ARM frequency capped now",
+    2: "throttled now",
+    3: "soft temperature limit now",
+    16: "under-voltage has occurred",
+    17: "frequency capping has occurred",
+    18: "throttling has occurred",
     19: "soft temperature limit has occurred",
 }
 
@@ -92,8 +99,11 @@ def cgroup_memory(proc_cgroup: str | None = None, root: Path | None = None) -> d
         if raw is None or raw == "max" or not raw.isdigit() or int(raw) >= _UNLIMITED:
             continue
         usage = _read(usage_file)
-        found = {"limit_bytes": int(raw), "usage_bytes": int(usage) if usage and usage.isdigit() else 0,
-                 "source": str(limit_file)}
+        found = {
+            "limit_bytes": int(raw),
+            "usage_bytes": int(usage) if usage and usage.isdigit() else 0,
+            "source": str(limit_file),
+        }
         if best is None or found["limit_bytes"] < best["limit_bytes"]:
             best = found
     return best or {"limit_bytes": None, "usage_bytes": None, "source": "no cgroup memory limit found"}
@@ -120,8 +130,11 @@ def pi_thermal() -> dict:
     """SoC temperature and firmware throttle flags; plainly 'unavailable' off a Pi."""
     out: dict = {}
     zone = _read("/sys/class/thermal/thermal_zone0/temp")
-    out["temperature_c"] = (int(zone) / 1000 if zone and zone.lstrip("-").isdigit()
-                            else unavailable("no /sys/class/thermal/thermal_zone0 on this machine"))
+    out["temperature_c"] = (
+        int(zone) / 1000
+        if zone and zone.lstrip("-").isdigit()
+        else unavailable("no /sys/class/thermal/thermal_zone0 on this machine")
+    )
     vcgencmd = shutil.which("vcgencmd")
     if vcgencmd is None:
         out["throttled"] = unavailable("vcgencmd not found: not a Raspberry Pi, or firmware tools not installed")
@@ -152,12 +165,12 @@ def llama_cpp_info() -> dict:
         version = metadata.version("llama-cpp-python")
     except metadata.PackageNotFoundError:
         return {"version": unavailable("llama-cpp-python is not installed"), "system_info": unavailable("no llama.cpp")}
-    try:  # only device.engine imports llama_cpp; ask it for the build's CPU features
-        from device import engine
+    try:  # only device.runtime.engine imports llama_cpp; ask it for the build's CPU features
+        from device.runtime import engine
 
         info = engine.system_info() if hasattr(engine, "system_info") else unavailable("engine has no system_info()")
     except ImportError as exc:
-        info = unavailable(f"device.engine could not be imported: {exc}")
+        info = unavailable(f"device.runtime.engine could not be imported: {exc}")
     return {"version": version, "system_info": info}
 
 
@@ -184,10 +197,6 @@ def describe(with_llama: bool = True) -> dict:
     if with_llama:
         info["llama_cpp"] = llama_cpp_info()
     return info
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

@@ -74,13 +74,15 @@ def summarize(values) -> dict:
 
 def event_messages(event: str) -> tuple[list[dict], str]:
     """Chat messages for one event, exactly as the server builds them; the second value names the source."""
-    from device.prompt import SYSTEM_PROMPT, build_messages
+    from device.commentary.render import SYSTEM_PROMPT, build_messages
 
     try:
-        return build_messages(text=event), "device.prompt.build_messages"
+        return build_messages(text=event), "device.commentary.build_messages"
     except NotImplementedError:  # the prompt module may still be a stub in a development checkout
-        return ([{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": event}],
-                "raw event text (device.prompt.build_messages not implemented yet)")
+        return (
+            [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": event}],
+            "raw event text (device.commentary.build_messages not implemented yet)",
+        )
 
 
 def bench_tokens(n: int, n_vocab: int) -> list[int]:
@@ -116,9 +118,13 @@ def pp_tg(engine, n_prompt: int, n_gen: int, reps: int = 3, warmup: bool = True)
                 tg.append(n_gen / (t2 - t1))
         llama.reset()
     return {
-        "n_prompt": n_prompt, "n_gen": n_gen, "reps": reps,
-        "prompt_tps": round(statistics.median(pp), 2), "generation_tps": round(statistics.median(tg), 2) if tg else None,
-        "prompt_tps_all": [round(x, 2) for x in pp], "generation_tps_all": [round(x, 2) for x in tg],
+        "n_prompt": n_prompt,
+        "n_gen": n_gen,
+        "reps": reps,
+        "prompt_tps": round(statistics.median(pp), 2),
+        "generation_tps": round(statistics.median(tg), 2) if tg else None,
+        "prompt_tps_all": [round(x, 2) for x in pp],
+        "generation_tps_all": [round(x, 2) for x in tg],
     }
 
 
@@ -139,11 +145,17 @@ def commentary_latencies(engine, events, prefix_cache: bool = True, on_step=None
             with engine.lock:
                 engine.llama.reset()
         done = engine.commentary(messages)
-        rows.append({
-            "event": event, "text": done.text, "latency_ms": round(done.total_ms, 2), "ttft_ms": round(done.ttft_ms, 2),
-            "prompt_tokens": done.prompt_tokens, "prompt_eval_tokens": done.prompt_eval_tokens,
-            "completion_tokens": done.completion_tokens,
-        })
+        rows.append(
+            {
+                "event": event,
+                "text": done.text,
+                "latency_ms": round(done.total_ms, 2),
+                "ttft_ms": round(done.ttft_ms, 2),
+                "prompt_tokens": done.prompt_tokens,
+                "prompt_eval_tokens": done.prompt_eval_tokens,
+                "completion_tokens": done.completion_tokens,
+            }
+        )
         if on_step:
             on_step()
     return {
@@ -180,12 +192,12 @@ class RssSampler:
             self._sample()
             self._stop.wait(self.interval)
 
-    def start(self) -> "RssSampler":
+    def start(self) -> RssSampler:
         self._t0 = time.monotonic()
         self._thread.start()
         return self
 
-    def stop(self) -> "RssSampler":
+    def stop(self) -> RssSampler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2)

@@ -45,16 +45,20 @@ def project_pi5(report: dict) -> dict:
     anchor_pred = [e * bw_pi * 1e9 / (mb * 1e6) for e in PI5_DECODE_EFFICIENCY for mb in ANCHOR_MODEL_MB]
     lat = report["commentary"]["with_prefix_cache"]["latency_ms"]
     # a slower Pi (low tok/s) means a longer latency: latency scales with tg_here / tg_pi
-    latency = {q: _range(lat[q] * tg_here / high, lat[q] * tg_here / low, 0) for q in ("p50", "p95")
-               if lat.get(q) is not None}
+    latency = {
+        q: _range(lat[q] * tg_here / high, lat[q] * tg_here / low, 0) for q in ("p50", "p95") if lat.get(q) is not None
+    }
     return {
         "label": "PROJECTION for a Raspberry Pi 5 (4 threads), not a measurement",
         "method": "memory-bandwidth roofline; see device/projection.py",
         "inputs": {
             "model_bytes_per_token_mb": report["model_mb"],
-            "bandwidth_here_gbs": bw_here, "threads_here": cores, "decode_tps_here": tg_here,
+            "bandwidth_here_gbs": bw_here,
+            "threads_here": cores,
+            "decode_tps_here": tg_here,
             "decode_fraction_of_bandwidth_here": round(eff_here, 3),
-            "pi5_stream_read_gbs": PI5_STREAM_READ_GBS, "pi5_decode_efficiency": PI5_DECODE_EFFICIENCY,
+            "pi5_stream_read_gbs": PI5_STREAM_READ_GBS,
+            "pi5_decode_efficiency": PI5_DECODE_EFFICIENCY,
             "commentary_latency_here_ms": {"p50": lat.get("p50"), "p95": lat.get("p95")},
         },
         "generation_tps": _range(low, high),
@@ -63,7 +67,8 @@ def project_pi5(report: dict) -> dict:
         "same_efficiency_capped_at_roofline": same_eff_raw > max(roofline),
         "commentary_latency_ms": latency,
         "sanity_check": {
-            "model": "Qwen2.5-0.5B Q4_K_M", "published_pi5_tps": ANCHOR_TPS,
+            "model": "Qwen2.5-0.5B Q4_K_M",
+            "published_pi5_tps": ANCHOR_TPS,
             "roofline_predicts_tps": _range(min(anchor_pred), max(anchor_pred)),
             "assumed_gguf_mb": ANCHOR_MODEL_MB,
         },

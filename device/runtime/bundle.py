@@ -13,13 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.settings import DEFAULT_N_CTX
 from device.util import atomic_write_json
 
 MANIFEST = "manifest.json"
 GGUF_NAME = "benaud-q4_k_m.gguf"
 MODELFILE_NAME = "Modelfile.benaud"
 MANIFEST_FORMAT = 1
-DEFAULT_N_CTX = 512
 
 
 class BundleError(Exception):

@@ -6,7 +6,7 @@ the longest common prefix of the KV cache. Because every commentary prompt start
 system prompt, a request evaluates only its own event tokens; `Completion.prompt_eval_tokens`
 reports what llama.cpp really evaluated (from its perf counters), so this can be checked.
 
-    from device.engine import Engine, EngineSettings
+    from device.runtime.engine import Engine, EngineSettings
     engine = Engine(EngineSettings(model_path="model.gguf")).load()
     print(engine.chat([{"role": "user", "content": "Hello"}], max_tokens=8).text)
 """
@@ -14,11 +14,14 @@ reports what llama.cpp really evaluated (from its perf counters), so this can be
 from __future__ import annotations
 
 import codecs
+import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+
+from device.settings import DEFAULT_N_CTX
 
 # llama.cpp's OpenMP threads spin-wait at every barrier (OMP_WAIT_POLICY unset = active). On a
 # dedicated CPU that is fastest (commentary p50 46 ms vs 136 ms passive, 2 threads); when something
@@ -28,6 +31,11 @@ from typing import Iterator
 # Sampling for commentary: greedy, and a short leash; a Benaud line is at most five words.
 COMMENTARY_MAX_TOKENS = 12
 COMMENTARY_TEMPERATURE = 0.0
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity), which a container or a unit may narrow."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class EngineError(RuntimeError):
@@ -41,14 +49,12 @@ class DeadlineExceeded(EngineError):
 @dataclass(frozen=True)
 class EngineSettings:
     model_path: Path
-    n_ctx: int = 512
+    n_ctx: int = DEFAULT_N_CTX
     n_threads: int | None = None  # None: all cores the process may use
     n_batch: int = 512
     seed: int = 0
 
     def threads(self) -> int:
-        from device.machine import usable_cores
-
         return self.n_threads or max(1, usable_cores())
 
 
@@ -73,7 +79,7 @@ class Engine:
         self.load_seconds: float | None = None
 
     # -- loading -----------------------------------------------------------------------------
-    def load(self) -> "Engine":
+    def load(self) -> Engine:
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -111,6 +117,13 @@ class Engine:
     @property
     def loaded(self) -> bool:
         return self._llama is not None
+
+    def close(self) -> None:
+        """Free the model and its context now, rather than whenever the garbage collector gets to it."""
+        with self._lock:
+            llama, self._llama = self._llama, None
+        if llama is not None and hasattr(llama, "close"):
+            llama.close()
 
     @property
     def llama(self):
@@ -179,7 +192,9 @@ class Engine:
 
     def commentary(self, messages: list[dict], deadline: float | None = None) -> Completion:
         """One Benaud line: greedy, a few tokens, the end-of-turn token stops it."""
-        return self.chat(messages, max_tokens=COMMENTARY_MAX_TOKENS, temperature=COMMENTARY_TEMPERATURE, deadline=deadline)
+        return self.chat(
+            messages, max_tokens=COMMENTARY_MAX_TOKENS, temperature=COMMENTARY_TEMPERATURE, deadline=deadline
+        )
 
     def probe(self, messages: list[dict], timeout: float = 5.0) -> bool:
         """True when the engine generates a token for `messages` within `timeout` seconds.

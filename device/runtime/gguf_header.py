@@ -4,7 +4,7 @@ The budget preflight needs the layer count and attention shape to size the KV ca
 anything is loaded, so it reads only the header (a few hundred KB even for a 49k-token vocabulary).
 Format: https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
 
-    python -m device.gguf_header model.gguf     # prints the scalar keys
+    python -m device.runtime.gguf_header model.gguf     # prints the scalar keys
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class ModelShape:
 def read_metadata(path: str | os.PathLike) -> dict:
     """All key/value pairs of the header; long arrays appear as {"array_len": n}."""
     with open(path, "rb") as fh:
+
         def read(fmt: str):
             size = struct.calcsize(fmt)
             data = fh.read(size)
@@ -112,7 +113,9 @@ def model_shape(meta: dict) -> ModelShape:
     n_embd = get("embedding_length")
     head_dim = n_embd // max(n_head, 1)
     tokens = meta.get("tokenizer.ggml.tokens")
-    n_vocab = meta.get(f"{arch}.vocab_size") or (tokens.get("array_len") if isinstance(tokens, dict) else len(tokens or []))
+    n_vocab = meta.get(f"{arch}.vocab_size") or (
+        tokens.get("array_len") if isinstance(tokens, dict) else len(tokens or [])
+    )
     return ModelShape(
         architecture=arch,
         n_layer=get("block_count"),

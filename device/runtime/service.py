@@ -1,4 +1,4 @@
-"""From an event to a Benaud line: prompt module -> engine -> a last check of the manner.
+"""From an event to a Benaud line: commentary (read, render) -> engine -> the guard.
 
 `Commentator` is what `/v1/commentary` and `suksham comment` use. The tuned model carries the
 manner; the check here is a safety net for a 135M model. A reply that breaks the manner (more
@@ -13,34 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from device import manner, prompt
-from device.engine import Completion, Engine, EngineSettings
-
-# Plain, always-true lines for when the model's own reply cannot be used. Indexed by the
-# canonical outcome; a wicket uses its dismissal kind where one is known.
-SAFE_LINES = {
-    "dot": "",
-    "runs": "",
-    "four": "Four.",
-    "six": "Six.",
-    "dropped": "Put down.",
-    "wide": "Wide.",
-    "noball": "No ball.",
-    "byes": "Byes.",
-    "legbyes": "Leg byes.",
-    "unclear": "",
-}
-SAFE_WICKET_LINES = {
-    "bowled": "Bowled him.",
-    "lbw": "Plumb.",
-    "caught": "Caught.",
-    "caught and bowled": "Caught and bowled.",
-    "stumped": "Stumped.",
-    "run out": "Run out.",
-    "retired hurt": "Retired hurt.",
-    "retired not out": "Retired.",
-}
-SAFE_WICKET_DEFAULT = "That's out."
+from device.commentary.delivery import read_event
+from device.commentary.events import Canonical, EventError
+from device.commentary.guard import clean_reply, guard
+from device.commentary.render import build_messages
+from device.runtime.engine import Completion, Engine, EngineSettings
 
 
 @dataclass
@@ -49,7 +26,7 @@ class Commentary:
     raw: str  # what the model said before the manner check
     guarded: bool  # the raw reply was replaced
     problems: list[str]
-    event: prompt.Canonical
+    event: Canonical
     completion: Completion
     latency_ms: float
 
@@ -58,63 +35,25 @@ class Commentary:
         return self.text == ""
 
 
-def clean_reply(raw: str) -> str:
-    """First line of the reply, without wrapping quotes or stray whitespace."""
-    line = raw.strip().splitlines()[0].strip() if raw.strip() else ""
-    if len(line) >= 2 and line[0] in "\"'“‘" and line[-1] in "\"'”’":
-        line = line[1:-1].strip()
-    return line
-
-
-def safe_line(event: prompt.Canonical) -> str:
-    if event.outcome == "wicket":
-        return SAFE_WICKET_LINES.get(event.dismissal or "", SAFE_WICKET_DEFAULT)
-    if event.milestone:
-        return "Well played."
-    if event.day_start:
-        return "Morning, everyone."
-    return SAFE_LINES.get(event.outcome, "")
-
-
-def problems_with(reply: str, event: prompt.Canonical, event_text: str | None = None) -> list[str]:
-    """Everything wrong with a reply: the manner checks, plus "unfit" when it is no apt reaction."""
-    problems = manner.check_reply(reply, event, event_text=event_text)
-    if not manner.fits(reply, event):
-        problems.append("unfit")
-    return problems
-
-
-def guard(raw: str, event: prompt.Canonical, event_text: str | None = None) -> tuple[str, list[str]]:
-    """The reply to send and the problems found in the model's own reply."""
-    reply = clean_reply(raw)
-    problems = problems_with(reply, event, event_text)
-    if not problems:
-        return reply, []
-    fallback = safe_line(event)
-    # The fallback must itself pass; silence is the last resort for anything but a wicket.
-    if problems_with(fallback, event, event_text):
-        fallback = SAFE_WICKET_DEFAULT if event.outcome == "wicket" else ""
-    return fallback, problems
-
-
-def read_event(*, text: str | None = None, delivery: dict | None = None, context: dict | None = None) -> prompt.Canonical:
-    if delivery is not None:
-        return prompt.read_delivery(delivery, context)
-    return prompt.read_text(text or "")
-
-
 class Commentator:
     def __init__(self, engine: Engine, use_guard: bool = True):
         self.engine = engine
         self.use_guard = use_guard
 
-    def comment(self, *, text: str | None = None, delivery: dict | None = None, context: dict | None = None,
-                deadline: float | None = None, event: prompt.Canonical | None = None) -> Commentary:
+    def comment(
+        self,
+        *,
+        text: str | None = None,
+        delivery: dict | None = None,
+        context: dict | None = None,
+        deadline: float | None = None,
+        event: Canonical | None = None,
+    ) -> Commentary:
         """`event`: the caller's own reading of the same input, when it already made one."""
         start = time.perf_counter()
         if event is None:
             event = read_event(text=text, delivery=delivery, context=context)
-        messages = prompt.build_messages(text=text, delivery=delivery, context=context)
+        messages = build_messages(text=text, delivery=delivery, context=context)
         completion = self.engine.commentary(messages, deadline=deadline)
         raw = completion.text
         if self.use_guard:
@@ -133,13 +72,13 @@ class Commentator:
 
     def probe_messages(self) -> list[dict]:
         """A fixed commentary prompt for the watchdog: shares the system prompt, so the cache stays warm."""
-        return prompt.build_messages(text="Dot ball, defended.")
+        return build_messages(text="Dot ball, defended.")
 
 
 def resolve_model(bundle: Path | None, model: Path | None, n_ctx: int | None = None):
     """(gguf path, n_ctx, bundle or None, model id) from --bundle or --model, verifying a bundle."""
-    from device.bundle import DEFAULT_N_CTX, verify_bundle
-    from device.models import smollm2_gguf_path
+    from device.runtime.bundle import DEFAULT_N_CTX, verify_bundle
+    from device.runtime.models import smollm2_gguf_path
 
     if bundle is not None and model is not None:
         raise ValueError("give either --bundle or --model, not both")
@@ -151,23 +90,18 @@ def resolve_model(bundle: Path | None, model: Path | None, n_ctx: int | None = N
     return smollm2_gguf_path(), n_ctx or DEFAULT_N_CTX, None, "smollm2-135m-instruct"
 
 
-def comment_once(*, event: str, bundle: Path | None = None, model: Path | None = None, threads: int | None = None) -> str:
-    """`suksham comment`: one line for one event; an empty line is silence."""
-    import click
-
-    from device.bundle import BundleError
-    from device.engine import EngineError
-
-    try:
-        path, n_ctx, _bundle, _model_id = resolve_model(bundle, model)
-        if bundle is None and model is None:
-            click.echo("note: no --bundle given; using the untuned embedded base model", err=True)
-        elif model is not None:
-            click.echo(f"warning: serving {path} unverified (no bundle manifest)", err=True)
-        engine = Engine(EngineSettings(model_path=path, n_ctx=n_ctx, n_threads=threads)).load()
-        event = event.strip()
-        if not event:
-            raise click.BadParameter("the event is empty", param_hint="EVENT")
-        return Commentator(engine).comment(text=event).text
-    except (BundleError, EngineError, prompt.EventError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+def comment_once(
+    *, event: str, bundle: Path | None = None, model: Path | None = None, threads: int | None = None, warn=None
+) -> str:
+    """`suksham comment`: one line for one event; an empty line is silence. `warn(msg)` gets notes for the user."""
+    warn = warn or (lambda msg: None)
+    path, n_ctx, _bundle, _model_id = resolve_model(bundle, model)
+    if bundle is None and model is None:
+        warn("note: no --bundle given; using the untuned embedded base model")
+    elif model is not None:
+        warn(f"warning: serving {path} unverified (no bundle manifest)")
+    event = event.strip()
+    if not event:
+        raise EventError("the event is empty")
+    engine = Engine(EngineSettings(model_path=path, n_ctx=n_ctx, n_threads=threads)).load()
+    return Commentator(engine).comment(text=event).text

@@ -15,7 +15,7 @@ class Notifier:
         self.watchdog_usec = watchdog_usec
 
     @classmethod
-    def from_env(cls) -> "Notifier":
+    def from_env(cls) -> Notifier:
         address = os.environ.get("NOTIFY_SOCKET") or None
         usec = os.environ.get("WATCHDOG_USEC")
         pid = os.environ.get("WATCHDOG_PID")

@@ -21,6 +21,7 @@ def _one_torch_thread():
 
     torch.set_num_threads(1)
 
+
 # Qwen2.5's ChatML template (default system prompt when none is given), without the tool branches.
 QWEN_TEMPLATE = (
     "{%- if messages[0]['role'] == 'system' %}"
@@ -77,9 +78,19 @@ def tiny_llama(tmp_path_factory, smollm2_tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=2, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=49152,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+        tie_word_embeddings=True,
+    )
     model = LlamaForCausalLM(config).to(torch.float16)
     return _save_tiny(tmp_path_factory.mktemp("tiny-llama"), model, smollm2_tokenizer)
 
@@ -91,16 +102,31 @@ def tiny_qwen2(tmp_path_factory, smollm2_tokenizer):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(1)
-    config = Qwen2Config(vocab_size=49152, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         bos_token_id=1, eos_token_id=2, pad_token_id=2, tie_word_embeddings=True)
+    config = Qwen2Config(
+        vocab_size=49152,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+        tie_word_embeddings=True,
+    )
     model = Qwen2ForCausalLM(config).to(torch.bfloat16)
     return _save_tiny(tmp_path_factory.mktemp("tiny-qwen2"), model, smollm2_tokenizer, QWEN_TEMPLATE)
 
 
 def chat(event: str, reply: str, system: str = "You are Richie Benaud. At most five words, or silence.") -> dict:
-    return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": event},
-                         {"role": "assistant", "content": reply}]}
+    return {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": event},
+            {"role": "assistant", "content": reply},
+        ]
+    }
 
 
 def write_dataset(folder: Path, n_train: int = 24, n_val: int = 8) -> Path:
@@ -122,8 +148,18 @@ def tiny_config(base_dir: Path | None = None, **train):
     """A BuildConfig for tiny models: a local base, a few fast steps, plain defaults elsewhere."""
     from builder.config import config_from_dict
 
-    t = {"max_steps": 6, "eval_every": 2, "save_every": 2, "warmup_steps": 1, "seq_len": 128, "threads": 1,
-         "batch_size": 2, "grad_accum": 2, "learning_rate": 0.01, "compute_dtype": "float32"}
+    t = {
+        "max_steps": 6,
+        "eval_every": 2,
+        "save_every": 2,
+        "warmup_steps": 1,
+        "seq_len": 128,
+        "threads": 1,
+        "batch_size": 2,
+        "grad_accum": 2,
+        "learning_rate": 0.01,
+        "compute_dtype": "float32",
+    }
     t.update(train)
     base = {"source": "local", "path": str(base_dir), "name": "tiny"} if base_dir else {}
     return config_from_dict({"base": base, "train": t, "merge": {"check_prompts": 4, "check_max_new_tokens": 6}})
@@ -132,7 +168,7 @@ def tiny_config(base_dir: Path | None = None, **train):
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory, tiny_llama):
     """One QLoRA run on the tiny llama, shared by the tests that only read its outputs."""
-    from builder.train import train
+    from builder.train.loop import train
 
     root = tmp_path_factory.mktemp("trained")
     data = write_dataset(root / "data")

@@ -1,4 +1,4 @@
-"""builder.base: the three base sources give one plain 16-bit Hugging Face folder."""
+"""builder.train.base: the three base sources give one plain 16-bit Hugging Face folder."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from builder.base import BASE_INFO, BaseModelError, prepare_base, read_base_info
 from builder.config import config_from_dict
+from builder.train.base import BASE_INFO, BaseModelError, prepare_base, read_base_info
 
 
 def _base(**kw):
@@ -19,7 +19,9 @@ def _assert_plain_folder(folder, dtype):
     assert "quantization_config" not in config
     assert config["dtype"] == dtype
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
-    assert (folder / "chat_template.jinja").is_file() or "chat_template" in (folder / "tokenizer_config.json").read_text()
+    assert (folder / "chat_template.jinja").is_file() or "chat_template" in (
+        folder / "tokenizer_config.json"
+    ).read_text()
     from safetensors import safe_open
 
     with safe_open(str(folder / "model.safetensors"), "pt") as fh:
@@ -62,8 +64,10 @@ def test_packaged_gguf_becomes_a_plain_16bit_folder(tmp_path, smollm2_gguf):
     ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
     with torch.no_grad():
         gen = plain.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=16, do_sample=False)
-    reply = gen[0, ids.shape[1]:].tolist()
-    assert tok.eos_token_id in reply and tok.decode(reply[: reply.index(tok.eos_token_id)]).strip()  # a working chat model
+    reply = gen[0, ids.shape[1] :].tolist()
+    assert (
+        tok.eos_token_id in reply and tok.decode(reply[: reply.index(tok.eos_token_id)]).strip()
+    )  # a working chat model
 
 
 def test_local_folder_source(tmp_path, tiny_llama):
@@ -101,8 +105,9 @@ def test_hub_source_reads_the_local_cache_only(tmp_path, tiny_qwen2, monkeypatch
     cache = tmp_path / "hub"
     _fill_hub_cache(cache, "tiny-org/tiny-qwen2", tiny_qwen2)
     monkeypatch.setattr(hub, "HF_HUB_CACHE", str(cache))
-    out = prepare_base(_base(source="hub", hub_id="tiny-org/tiny-qwen2", name="tiny-qwen2", dtype="bfloat16"),
-                       tmp_path / "b")
+    out = prepare_base(
+        _base(source="hub", hub_id="tiny-org/tiny-qwen2", name="tiny-qwen2", dtype="bfloat16"), tmp_path / "b"
+    )
     _assert_plain_folder(out, "bfloat16")
     info = read_base_info(out)
     assert info["hub_id"] == "tiny-org/tiny-qwen2" and info["architecture"] == "Qwen2ForCausalLM"

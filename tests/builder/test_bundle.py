@@ -6,9 +6,17 @@ import os
 
 import pytest
 
-from builder.bundle import (BuildError, assemble_candidate, candidate_dir, dataset_hashes, file_hashes, model_card,
-                            recover, seal_and_publish)
-from device.bundle import GGUF_NAME, MANIFEST, MODELFILE_NAME, BundleError, verify_bundle
+from builder.bundle import (
+    BuildError,
+    assemble_candidate,
+    candidate_dir,
+    dataset_hashes,
+    file_hashes,
+    model_card,
+    recover,
+    seal_and_publish,
+)
+from device.runtime.bundle import GGUF_NAME, MANIFEST, MODELFILE_NAME, BundleError, verify_bundle
 
 
 @pytest.fixture
@@ -100,16 +108,32 @@ def test_dataset_hashes(tmp_path):
 
 
 def test_model_card_reports_the_tensor_type_fallback():
-    q = {"quant": "Q4_K_M", "file": GGUF_NAME, "bytes": 100 * 2**20, "fallback_reported": "150 of 272",
-         "fallbacks": {"blk.0.attn_q.weight": {"wanted": "q4_K", "got": "q5_0"}},
-         "tensor_types": {"Q5_0": 150, "Q4_K": 60, "F32": 61, "Q8_0": 1},
-         "parameters_by_type": {"Q5_0": 60_000_000, "Q4_K": 30_000_000, "F32": 50_000, "Q8_0": 28_000_000}}
-    export = {"quants": {"Q4_K_M": q}, "served_quant": "Q4_K_M", "stops": ["<|im_start|>", "<|im_end|>"],
-              "ram": {"n_ctx": 512, "expected_ram_mb": 270, "model_file_mb": 100.0, "kv_cache_mb": 10.0,
-                      "runtime_overhead_mb": 160, "formula": "file + kv + runtime"},
-              "parity": {"checks": {"tokenize": "ok"}}}
-    card = model_card(export=export, manifest_fields={"base": {"name": "smollm2"}}, eval_section="## Evaluation\n",
-                      width=576)
+    q = {
+        "quant": "Q4_K_M",
+        "file": GGUF_NAME,
+        "bytes": 100 * 2**20,
+        "fallback_reported": "150 of 272",
+        "fallbacks": {"blk.0.attn_q.weight": {"wanted": "q4_K", "got": "q5_0"}},
+        "tensor_types": {"Q5_0": 150, "Q4_K": 60, "F32": 61, "Q8_0": 1},
+        "parameters_by_type": {"Q5_0": 60_000_000, "Q4_K": 30_000_000, "F32": 50_000, "Q8_0": 28_000_000},
+    }
+    export = {
+        "quants": {"Q4_K_M": q},
+        "served_quant": "Q4_K_M",
+        "stops": ["<|im_start|>", "<|im_end|>"],
+        "ram": {
+            "n_ctx": 512,
+            "expected_ram_mb": 270,
+            "model_file_mb": 100.0,
+            "kv_cache_mb": 10.0,
+            "runtime_overhead_mb": 160,
+            "formula": "file + kv + runtime",
+        },
+        "parity": {"checks": {"tokenize": "ok"}},
+    }
+    card = model_card(
+        export=export, manifest_fields={"base": {"name": "smollm2"}}, eval_section="## Evaluation\n", width=576
+    )
     assert "150 of 272 tensors required fallback quantization" in card
     assert "576 = 2 x 256 + 64" in card
     assert "| Q5_0 | 150 | 60,000,000 |" in card

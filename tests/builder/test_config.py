@@ -66,8 +66,14 @@ def test_defaults_when_keys_left_out():
     assert cfg.export.quant_types == ["Q4_K_M"] and cfg.export.extra_quants == [] and cfg.export.n_ctx == 512
     assert cfg.export.imatrix is False
     t = cfg.eval.thresholds
-    assert (t.max_words_share, t.exclamation_rate, t.contradiction_rate, t.handwritten_fit,
-            t.composite_margin_over_fewshot, t.q4_agreement) == (0.98, 0.0, 0.02, 0.90, 0.5, 0.90)
+    assert (
+        t.max_words_share,
+        t.exclamation_rate,
+        t.contradiction_rate,
+        t.handwritten_fit,
+        t.composite_margin_over_fewshot,
+        t.q4_agreement,
+    ) == (0.98, 0.0, 0.02, 0.90, 0.5, 0.90)
 
 
 def test_int_accepted_where_float_expected():
@@ -100,7 +106,10 @@ BAD = [
     ({"export": {"quant_types": []}}, ["export.quant_types: empty"]),
     ({"export": {"n_ctx": 16}}, ["export.n_ctx: 16 is below 64"]),
     ({"eval": {"thresholds": {"q4_agreement": 1.5}}}, ["eval.thresholds.q4_agreement: 1.5 is above 1.0"]),
-    ({"eval": {"thresholds": {"q4_agreemnt": 0.9}}}, ["eval.thresholds.q4_agreemnt: unknown key (did you mean 'q4_agreement'?)"]),
+    (
+        {"eval": {"thresholds": {"q4_agreemnt": 0.9}}},
+        ["eval.thresholds.q4_agreemnt: unknown key (did you mean 'q4_agreement'?)"],
+    ),
     ({"train": {"seq_len": 8192}, "export": {"n_ctx": 512}}, ["train.seq_len: 8192 is far beyond export.n_ctx"]),
 ]
 
@@ -116,8 +125,12 @@ def test_bad_config_is_refused_with_a_fix(raw, expected):
 
 
 def test_every_problem_is_reported_at_once():
-    raw = {"base": {"source": "hub"}, "train": {"lora_r": -1, "method": "x", "lr": 1},
-           "export": {"n_ctx": 1}, "evaluation": {}}
+    raw = {
+        "base": {"source": "hub"},
+        "train": {"lora_r": -1, "method": "x", "lr": 1},
+        "export": {"n_ctx": 1},
+        "evaluation": {},
+    }
     with pytest.raises(ConfigError) as err:
         config_from_dict(raw)
     assert len(err.value.problems) == 6, err.value.problems

@@ -10,8 +10,13 @@ from click.testing import CliRunner
 from device.cli import main as cli
 
 SYS = {"role": "system", "content": "You are Richie Benaud."}
-DELIVERY = {"batter": "Kohli", "bowler": "Starc", "non_striker": "Gill",
-            "runs": {"batter": 0, "extras": 1, "total": 1}, "extras": {"noballs": 1}}
+DELIVERY = {
+    "batter": "Kohli",
+    "bowler": "Starc",
+    "non_striker": "Gill",
+    "runs": {"batter": 0, "extras": 1, "total": 1},
+    "extras": {"noballs": 1},
+}
 
 
 def chat(user, reply, system=True):
@@ -43,19 +48,51 @@ BAD = [  # (line content, words the error must contain)
     (json.dumps({"event": "Dropped at slip by Smith", "reply": "Gone."}), ["contradicts"]),
     (json.dumps({"event": "Starc to Kohli, SIX, over long-on", "reply": "Four."}), ["contradicts"]),
     (json.dumps({"event": "Starc to Kohli, OUT, run out by Smith", "reply": "Bowled him."}), ["contradicts"]),
-    (json.dumps({"delivery": {**DELIVERY, "wickets": [{"player_out": "Kohli", "kind": "bowled"}]}, "reply": "Bowled."}),
-     ["cannot be read", "no-ball"]),
-    (json.dumps({"delivery": {**DELIVERY, "runs": {"batter": -1, "extras": 1, "total": 0}}, "reply": "x"}), ["cannot be read"]),
+    (
+        json.dumps(
+            {"delivery": {**DELIVERY, "wickets": [{"player_out": "Kohli", "kind": "bowled"}]}, "reply": "Bowled."}
+        ),
+        ["cannot be read", "no-ball"],
+    ),
+    (
+        json.dumps({"delivery": {**DELIVERY, "runs": {"batter": -1, "extras": 1, "total": 0}}, "reply": "x"}),
+        ["cannot be read"],
+    ),
     (json.dumps({"messages": []}), ["non-empty list"]),
     (json.dumps({"messages": [{"role": "user", "content": "Starc to Kohli, FOUR"}]}), ["must end with a user message"]),
-    (json.dumps({"messages": [{"role": "coach", "content": "x"}, {"role": "assistant", "content": "x"}]}), ["role is 'coach'"]),
-    (json.dumps({"messages": [{"role": "user", "content": "FOUR"}, {"role": "assistant", "content": None}]}),
-     ["content must be a string"]),
-    (json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "system", "content": "x"},
-                              {"role": "user", "content": "Starc to Kohli, FOUR"}, {"role": "assistant", "content": "Four."}]}),
-     ["system message may only come first"]),
-    (json.dumps({"messages": [{"role": "user", "content": "Starc to Kohli, FOUR"}, {"role": "assistant", "content": "Four."}],
-                 "truth": {"delivery": {**DELIVERY, "runs": {"batter": 6, "extras": 1, "total": 7}}}}), ["contradicts"]),
+    (
+        json.dumps({"messages": [{"role": "coach", "content": "x"}, {"role": "assistant", "content": "x"}]}),
+        ["role is 'coach'"],
+    ),
+    (
+        json.dumps({"messages": [{"role": "user", "content": "FOUR"}, {"role": "assistant", "content": None}]}),
+        ["content must be a string"],
+    ),
+    (
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "x"},
+                    {"role": "system", "content": "x"},
+                    {"role": "user", "content": "Starc to Kohli, FOUR"},
+                    {"role": "assistant", "content": "Four."},
+                ]
+            }
+        ),
+        ["system message may only come first"],
+    ),
+    (
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "Starc to Kohli, FOUR"},
+                    {"role": "assistant", "content": "Four."},
+                ],
+                "truth": {"delivery": {**DELIVERY, "runs": {"batter": 6, "extras": 1, "total": 7}}},
+            }
+        ),
+        ["contradicts"],
+    ),
 ]
 
 

@@ -10,8 +10,10 @@ from click.testing import CliRunner
 
 from builder.data import dataset as D
 from device.cli import main as cli
-from device.manner import check_reply
-from device.prompt import DISMISSAL_KINDS, SYSTEM_PROMPT, build_messages, read_delivery, read_text
+from device.commentary.delivery import read_delivery, read_text
+from device.commentary.events import DISMISSAL_KINDS
+from device.commentary.manner import check_reply
+from device.commentary.render import SYSTEM_PROMPT, build_messages
 
 
 def _load(path):
@@ -52,11 +54,12 @@ def test_chat_format(splits):
 
 
 def test_prompts_come_from_device_prompt(splits):
-    """Each line's event re-renders, through device.prompt, to exactly the stored user message."""
+    """Each line's event re-renders, through device.commentary, to exactly the stored user message."""
     for ex in splits["train"][::3] + splits["test"]:
         ev = ex["event"]
-        messages = build_messages(text=ev.get("text"), delivery=ev.get("delivery"), context=ev.get("context"),
-                                  outcome_line=ex["outcome_line"])
+        messages = build_messages(
+            text=ev.get("text"), delivery=ev.get("delivery"), context=ev.get("context"), outcome_line=ex["outcome_line"]
+        )
         assert messages == ex["messages"][:2], ex["id"]
         if ex["style"] != "structured" and ex["outcome_line"]:
             assert read_text(ev["text"]).outcome in (ex["outcome"], "unclear"), "never a wrong outcome line"
@@ -95,7 +98,9 @@ def test_mix_silence_and_variety(out, splits):
     silent = [ex for ex in train if ex["messages"][2]["content"] == ""]
     assert 0.05 < len(silent) / n < 0.35
     dots = [ex for ex in train if ex["outcome"] == "dot"]
-    assert sum(ex["messages"][2]["content"] == "" for ex in dots) / len(dots) > 0.8, "silence is a plain dot's clear answer"
+    assert sum(ex["messages"][2]["content"] == "" for ex in dots) / len(dots) > 0.8, (
+        "silence is a plain dot's clear answer"
+    )
     assert {ex["outcome"] for ex in silent} <= {"dot", "runs", "wide", "noball", "byes", "legbyes", "unclear"}
     raw = sum(not ex["outcome_line"] for ex in train) / n
     assert 0.15 < raw < 0.25, raw
@@ -103,7 +108,10 @@ def test_mix_silence_and_variety(out, splits):
     assert len({ex["messages"][2]["content"] for ex in train}) >= 300
     assert set(Counter(ex["style"] for ex in train)) == {"structured", "cricinfo", "plain", "shorthand", "unclear"}
     assert {ex["dismissal"] for ex in train if ex["dismissal"]} == set(DISMISSAL_KINDS), "every dismissal kind"
-    assert {ex["match_type"] for ex in train} == {"T20", "ODI", "Test"} and {ex["gender"] for ex in train} == {"male", "female"}
+    assert {ex["match_type"] for ex in train} == {"T20", "ODI", "Test"} and {ex["gender"] for ex in train} == {
+        "male",
+        "female",
+    }
     replies = Counter(ex["messages"][2]["content"] for ex in train)
     assert replies["Marvellous."] / n < 0.02, "catchphrases stay rare"
 
@@ -136,10 +144,14 @@ def test_near_duplicates_are_found():
     """The MinHash report is not vacuous: a lightly edited copy of a train prompt is flagged."""
     from builder.data.report import contamination
 
-    train = [D.Example(messages=[{}, {"content": f"T20 12.{i} Hartley to Kohli, FOUR, driven through cover, 9{i}/2"}])
-             for i in range(1, 6)]
-    other = [D.Example(messages=[{}, {"content": "T20 12.3 Hartley to Kohli, FOUR, driven through cover, 93/2 ."}]),
-             D.Example(messages=[{}, {"content": "Gone, caught at slip"}])]
+    train = [
+        D.Example(messages=[{}, {"content": f"T20 12.{i} Hartley to Kohli, FOUR, driven through cover, 9{i}/2"}])
+        for i in range(1, 6)
+    ]
+    other = [
+        D.Example(messages=[{}, {"content": "T20 12.3 Hartley to Kohli, FOUR, driven through cover, 93/2 ."}]),
+        D.Example(messages=[{}, {"content": "Gone, caught at slip"}]),
+    ]
     report = contamination(train, other)
     assert report["exact"] == 1 and report["near"] == 0
     other[0].messages[1]["content"] = "T20 12.3 Hartley to Kohli, FOUR, driven through cover, 93/2 today"

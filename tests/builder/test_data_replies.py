@@ -10,11 +10,11 @@ import pytest
 
 from builder.data import replies as R
 from builder.data.simulator import simulate_match
-from device.manner import MAX_WORDS, check_reply, fits
-from device.prompt import Canonical
+from device.commentary.events import Canonical
+from device.commentary.manner import MAX_WORDS, check_reply, fits
 
 SHOWN = R.Shown(batter="Smith", bowler="Jones", fielder="Brown")
-# Lines device.manner currently rejects on their own class; the generator redraws them, so they never
+# Lines device.commentary.manner currently rejects on their own class; the generator redraws them, so they never
 # reach the data (test_data_dataset checks every pair). "safe" reads as "not out" to the checker.
 KNOWN_REJECTED = {"Safe hands.", "Into safe hands."}
 
@@ -24,18 +24,31 @@ def _c(outcome, **kw):
 
 
 CLASS_EVENT = {
-    "dot": _c("dot", runs=0, extras=0), "runs1": _c("runs", runs=1, extras=0), "runs2": _c("runs", runs=2, extras=0),
-    "runs3": _c("runs", runs=3, extras=0), "runs_allrun": _c("runs", runs=4, extras=0),
-    "four": _c("four", runs=4, extras=0), "four_praise": _c("four", runs=4, extras=0), "six": _c("six", runs=6, extras=0),
+    "dot": _c("dot", runs=0, extras=0),
+    "runs1": _c("runs", runs=1, extras=0),
+    "runs2": _c("runs", runs=2, extras=0),
+    "runs3": _c("runs", runs=3, extras=0),
+    "runs_allrun": _c("runs", runs=4, extras=0),
+    "four": _c("four", runs=4, extras=0),
+    "four_praise": _c("four", runs=4, extras=0),
+    "six": _c("six", runs=6, extras=0),
     "wicket_credited": _c("wicket", runs=0, extras=0, dismissal="bowled"),
-    "wicket_any": _c("wicket", runs=0, extras=0, dismissal="run out"), "dropped": _c("dropped", runs=0, extras=0),
-    "wide": _c("wide", runs=0, extras=1, extra_kind="wides"), "wide_many": _c("wide", runs=0, extras=5, extra_kind="wides"),
+    "wicket_any": _c("wicket", runs=0, extras=0, dismissal="run out"),
+    "dropped": _c("dropped", runs=0, extras=0),
+    "wide": _c("wide", runs=0, extras=1, extra_kind="wides"),
+    "wide_many": _c("wide", runs=0, extras=5, extra_kind="wides"),
     "noball": _c("noball", runs=0, extras=1, extra_kind="noballs"),
     "noball_freehit": _c("noball", runs=0, extras=1, extra_kind="noballs"),
-    "byes": _c("byes", runs=0, extras=1, extra_kind="byes"), "legbyes": _c("legbyes", runs=0, extras=1, extra_kind="legbyes"),
+    "byes": _c("byes", runs=0, extras=1, extra_kind="byes"),
+    "legbyes": _c("legbyes", runs=0, extras=1, extra_kind="legbyes"),
 }
-CLASS_EVENT.update({k: _c("wicket", runs=0, extras=0, dismissal=k) for k in R.GENERIC if " " in k or k in (
-    "bowled", "lbw", "caught", "stumped")})
+CLASS_EVENT.update(
+    {
+        k: _c("wicket", runs=0, extras=0, dismissal=k)
+        for k in R.GENERIC
+        if " " in k or k in ("bowled", "lbw", "caught", "stumped")
+    }
+)
 
 
 def _all_lines():
@@ -48,7 +61,9 @@ def _all_lines():
 
 
 def test_every_line_is_in_the_manner():
-    for lines in list(R.GENERIC.values()) + list(R.DETAIL.values()) + list(R.NAMED.values()) + list(R.MILESTONE.values()):
+    for lines in (
+        list(R.GENERIC.values()) + list(R.DETAIL.values()) + list(R.NAMED.values()) + list(R.MILESTONE.values())
+    ):
         for line in lines:
             for gender in ("male", "female"):
                 text = R._fill(line, gender, SHOWN)
@@ -59,7 +74,7 @@ def test_every_line_is_in_the_manner():
 
 def test_every_line_passes_the_checker_on_its_own_class():
     rejected = set()
-    for key, lines, event in _all_lines():
+    for _key, lines, event in _all_lines():
         for line in lines:
             for gender in ("male", "female"):
                 text = R._fill(line, gender, SHOWN)
@@ -89,8 +104,20 @@ def events():
 
 def test_choose_reply_rules(events):
     rng = random.Random(0)
-    everything = frozenset({"score", "target", "milestone", "day_start", "hat_trick", "new_batter", "review",
-                            "maiden", "chase", "match_type"})
+    everything = frozenset(
+        {
+            "score",
+            "target",
+            "milestone",
+            "day_start",
+            "hat_trick",
+            "new_batter",
+            "review",
+            "maiden",
+            "chase",
+            "match_type",
+        }
+    )
     silent = Counter()
     for ev in events:
         for ctx in (everything, frozenset()):
@@ -108,4 +135,3 @@ def test_choose_reply_rules(events):
 
 def test_gendered_pronouns():
     assert R._pron("Got {him}.", "female") == "Got her." and R._pron("{he}'s out.", "male") == "He's out."
-

@@ -8,10 +8,17 @@ from collections import Counter
 import pytest
 
 from builder.data import simulator as S
-from device.prompt import LEGAL_OFF_NOBALL, LEGAL_OFF_WIDE, read_delivery
+from device.commentary.delivery import read_delivery
+from device.commentary.events import LEGAL_OFF_NOBALL, LEGAL_OFF_WIDE
 
-MATCHES = [("T20", "male", 1), ("T20", "female", 2), ("ODI", "male", 3), ("ODI", "female", 4), ("Test", "male", 5),
-           ("Test", "female", 6)]
+MATCHES = [
+    ("T20", "male", 1),
+    ("T20", "female", 2),
+    ("ODI", "male", 3),
+    ("ODI", "female", 4),
+    ("Test", "male", 5),
+    ("Test", "female", 6),
+]
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +87,7 @@ def test_wicket_kinds_legal_off_wides_and_noballs():
 
 
 def test_every_delivery_reads_back_as_its_class(matches):
-    """device.prompt reads each simulated delivery without error and states the simulator's class."""
+    """device.commentary reads each simulated delivery without error and states the simulator's class."""
     from builder.data.dataset import prompt_context
 
     for evs in matches.values():

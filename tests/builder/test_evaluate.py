@@ -8,15 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from builder import eval_data, evaluate
-from builder.eval_metrics import aggregate, agreement, score_reply
-from builder.eval_report import model_card_section, pick_samples
-from device import manner, prompt
-from device.service import safe_line
+from builder.eval import events as eval_data
+from builder.eval import run as evaluate
+from builder.eval.metrics import aggregate, agreement, score_reply
+from builder.eval.report import model_card_section, pick_samples
+from device.commentary import manner
+from device.commentary.delivery import read_delivery
+from device.commentary.events import Canonical
+from device.commentary.guard import safe_line
+from device.commentary.render import SYSTEM_PROMPT, render_user
 
 
 def C(outcome, **kw):
-    return prompt.Canonical(outcome=outcome, **kw)
+    return Canonical(outcome=outcome, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,7 @@ def test_delivery_labels_match_the_exact_reader(heldout):
     for ev in heldout:
         if ev.delivery is None:
             continue
-        got = prompt.read_delivery(ev.delivery, ev.context)
+        got = read_delivery(ev.delivery, ev.context)
         if (got.outcome, got.dismissal) != (ev.label["outcome"], ev.label.get("dismissal")):
             wrong.append((ev.id, got.outcome, got.dismissal, ev.label))
     assert not wrong
@@ -59,15 +63,21 @@ def test_labelled_milestones_stay_in_the_truth(heldout):
     assert manner.contradicts("Fifty.", radio.truth)
 
 
-@pytest.mark.parametrize("line, message", [
-    ('{"id": "x1", "style": "radio", "text": "hm", "label": {"outcome": "boundary"}}', "not one of"),
-    ('{"id": "x1", "style": "radio", "text": "hm", "label": {"outcome": "wicket"}}', "needs its dismissal"),
-    ('{"id": "x1", "style": "poetry", "text": "hm", "label": {"outcome": "dot"}}', "style"),
-    ('{"id": "x1", "style": "radio", "label": {"outcome": "dot"}}', "exactly one of"),
-    ('{"id": "x1", "style": "cricsheet", "delivery": {"batter": "A", "bowler": "B", "runs": {"batter": -1}},'
-     ' "label": {"outcome": "dot"}}', "refuses this delivery"),
-    ("not json", "not JSON"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"id": "x1", "style": "radio", "text": "hm", "label": {"outcome": "boundary"}}', "not one of"),
+        ('{"id": "x1", "style": "radio", "text": "hm", "label": {"outcome": "wicket"}}', "needs its dismissal"),
+        ('{"id": "x1", "style": "poetry", "text": "hm", "label": {"outcome": "dot"}}', "style"),
+        ('{"id": "x1", "style": "radio", "label": {"outcome": "dot"}}', "exactly one of"),
+        (
+            '{"id": "x1", "style": "cricsheet", "delivery": {"batter": "A", "bowler": "B", "runs": {"batter": -1}},'
+            ' "label": {"outcome": "dot"}}',
+            "refuses this delivery",
+        ),
+        ("not json", "not JSON"),
+    ],
+)
 def test_bad_heldout_lines_are_reported(tmp_path, line, message):
     path = tmp_path / "events.jsonl"
     path.write_text(line + "\n")
@@ -77,22 +87,43 @@ def test_bad_heldout_lines_are_reported(tmp_path, line, message):
 
 def test_test_split_lines_are_read(tmp_path):
     rows = [
-        {"messages": [{"role": "system", "content": prompt.SYSTEM_PROMPT},
-                      {"role": "user", "content": prompt.render_user(text="Starc to Kohli, SIX, over long-on")},
-                      {"role": "assistant", "content": "Gone a long way."}]},
-        {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": ""}],
-         "event": {"text": "Cummins to Root, OUT, bowled"}, "canonical": {"outcome": "wicket", "dismissal": "bowled"}},
-        {"messages": [{"role": "user", "content": "7.5 W Islam hit the ball twice"},  # the dataset's own labels
-                      {"role": "assistant", "content": "Hit the ball twice."}],
-         "outcome": "wicket", "dismissal": "hit the ball twice", "style": "shorthand", "id": "test-00007"},
+        {
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": render_user(text="Starc to Kohli, SIX, over long-on")},
+                {"role": "assistant", "content": "Gone a long way."},
+            ]
+        },
+        {
+            "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": ""}],
+            "event": {"text": "Cummins to Root, OUT, bowled"},
+            "canonical": {"outcome": "wicket", "dismissal": "bowled"},
+        },
+        {
+            "messages": [
+                {"role": "user", "content": "7.5 W Islam hit the ball twice"},  # the dataset's own labels
+                {"role": "assistant", "content": "Hit the ball twice."},
+            ],
+            "outcome": "wicket",
+            "dismissal": "hit the ball twice",
+            "style": "shorthand",
+            "id": "test-00007",
+        },
     ]
     (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     events = eval_data.load_test_split(tmp_path, 10)
     assert [e.truth.outcome for e in events] == ["six", "wicket", "wicket"]
-    assert (events[2].id, events[2].style, events[2].truth.dismissal) == ("test-00007", "shorthand", "hit the ball twice")
+    assert (events[2].id, events[2].style, events[2].truth.dismissal) == (
+        "test-00007",
+        "shorthand",
+        "hit the ball twice",
+    )
     assert events[2].text == "7.5 W Islam hit the ball twice"
     assert events[2].dataset_messages()[1]["content"] == "7.5 W Islam hit the ball twice"
-    assert events[0].reference == "Gone a long way." and events[0].messages()[1]["content"] == rows[0]["messages"][1]["content"]
+    assert (
+        events[0].reference == "Gone a long way."
+        and events[0].messages()[1]["content"] == rows[0]["messages"][1]["content"]
+    )
     assert events[1].text == "Cummins to Root, OUT, bowled" and events[1].truth.dismissal == "bowled"
     with pytest.raises(ValueError, match="suksham dataset"):
         eval_data.load_test_split(tmp_path / "nope", 3)
@@ -171,11 +202,15 @@ def _write_replies(path: Path, events, fn_by_model: dict):
 
 
 def test_gate_fails_a_bad_replies_file(tmp_path, heldout):
-    bad = _write_replies(tmp_path / "bad.jsonl", heldout, {
-        "q4_k_m": lambda e: "What a tremendous piece of cricket that was!",
-        "base-few-shot": lambda e: "Marvellous.",
-        "merged-16bit": lambda e: "Lovely.",
-    })
+    bad = _write_replies(
+        tmp_path / "bad.jsonl",
+        heldout,
+        {
+            "q4_k_m": lambda e: "What a tremendous piece of cricket that was!",
+            "base-few-shot": lambda e: "Marvellous.",
+            "merged-16bit": lambda e: "Lovely.",
+        },
+    )
     report, _rows = evaluate.evaluate_replies(heldout, evaluate.load_replies(bad, heldout))
     g = report["gate"]
     assert not g["passed"]
@@ -196,11 +231,15 @@ def test_gate_fails_a_model_that_contradicts(heldout):
 
 
 def test_gate_passes_a_good_replies_file(tmp_path, heldout):
-    good = _write_replies(tmp_path / "good.jsonl", heldout, {
-        "q4_k_m": lambda e: safe_line(e.truth),
-        "merged-16bit": lambda e: safe_line(e.truth),
-        "base-few-shot": lambda e: "Well, that is certainly something to see here today.",
-    })
+    good = _write_replies(
+        tmp_path / "good.jsonl",
+        heldout,
+        {
+            "q4_k_m": lambda e: safe_line(e.truth),
+            "merged-16bit": lambda e: safe_line(e.truth),
+            "base-few-shot": lambda e: "Well, that is certainly something to see here today.",
+        },
+    )
     report, rows = evaluate.evaluate_replies(heldout, evaluate.load_replies(good, heldout))
     assert report["gate"]["passed"], report["gate"]["failures"]
     assert report["models"]["q4_k_m"]["agreement_with_16bit"] == 1.0
@@ -210,8 +249,9 @@ def test_gate_passes_a_good_replies_file(tmp_path, heldout):
 
 def test_gate_fails_a_collapsed_model(heldout):
     """One calm line for everything passes most single checks; the distinct share catches it."""
-    report, _ = evaluate.evaluate_replies(heldout, {"q4_k_m": ["Marvellous." for _ in heldout],
-                                                    "base-few-shot": ["" for _ in heldout]})
+    report, _ = evaluate.evaluate_replies(
+        heldout, {"q4_k_m": ["Marvellous." for _ in heldout], "base-few-shot": ["" for _ in heldout]}
+    )
     failed = " ".join(report["gate"]["failures"])
     assert "distinct share of spoken replies = 0.010, threshold >= 0.1" in failed
 
@@ -219,10 +259,12 @@ def test_gate_fails_a_collapsed_model(heldout):
 def test_composite_margin_absolute_or_gap(heldout):
     """Few-shot base at 0.75 composite: +0.5 absolute is out of reach, closing half the gap is not."""
     from builder.config import EvalThresholds
-    from builder.eval_report import gate
+    from builder.eval.report import gate
 
-    models = {"q4_k_m": {"metrics": {"all": {"composite": 0.9}, "handwritten": {}}},
-              "base-few-shot": {"metrics": {"all": {"composite": 0.75}}}}
+    models = {
+        "q4_k_m": {"metrics": {"all": {"composite": 0.9}, "handwritten": {}}},
+        "base-few-shot": {"metrics": {"all": {"composite": 0.75}}},
+    }
     absolute = {c["metric"]: c for c in gate({"models": models}, EvalThresholds())["checks"]}
     check = absolute["q4_k_m composite minus few-shot base composite"]
     assert check["value"] == pytest.approx(0.15) and check["passed"] is False
@@ -235,11 +277,13 @@ def test_composite_margin_absolute_or_gap(heldout):
 def test_reader_helped_base_is_judged_by_the_gap_closed(reader_base, passed):
     """The base given the reader's outcome line too: 0.9 closes 75% of the gap above 0.6, a third above 0.85."""
     from builder.config import EvalThresholds
-    from builder.eval_report import FEW_SHOT_READER, gate
+    from builder.eval.report import FEW_SHOT_READER, gate
 
-    models = {"q4_k_m": {"metrics": {"all": {"composite": 0.9}, "handwritten": {}}},
-              "base-few-shot": {"metrics": {"all": {"composite": 0.3}}},
-              FEW_SHOT_READER: {"metrics": {"all": {"composite": reader_base}}}}
+    models = {
+        "q4_k_m": {"metrics": {"all": {"composite": 0.9}, "handwritten": {}}},
+        "base-few-shot": {"metrics": {"all": {"composite": 0.3}}},
+        FEW_SHOT_READER: {"metrics": {"all": {"composite": reader_base}}},
+    }
     result = gate({"models": models}, EvalThresholds())
     checks = {c["metric"]: c for c in result["checks"]}
     assert checks["q4_k_m composite minus few-shot base composite"]["passed"] is True
@@ -282,8 +326,10 @@ def test_shipped_thresholds_are_at_least_the_starting_points():
 
 # -- reports ------------------------------------------------------------------------------------
 def test_model_card_section_has_tables_and_failing_samples(heldout):
-    replies = {"q4_k_m": [safe_line(e.truth) if i % 4 else "Gone!" for i, e in enumerate(heldout)],
-               "base-few-shot": ["Hello there, what a day for cricket." for _ in heldout]}
+    replies = {
+        "q4_k_m": [safe_line(e.truth) if i % 4 else "Gone!" for i, e in enumerate(heldout)],
+        "base-few-shot": ["Hello there, what a day for cricket." for _ in heldout],
+    }
     report, rows = evaluate.evaluate_replies(heldout, replies)
     card = model_card_section(report)
     assert card.startswith("## Evaluation")
@@ -293,12 +339,22 @@ def test_model_card_section_has_tables_and_failing_samples(heldout):
     assert card.count("FAIL:") >= 2
     assert "Gate" in card and "threshold" in card
     assert len(pick_samples(rows["q4_k_m"], 10, 2)) == 10
-    from builder.eval_report import _sample_lines
+    from builder.eval.report import _sample_lines
 
     day_start = [e for e in heldout if e.delivery is not None and e.truth.day_start][0]
     assert "\n" in day_start.describe()
-    lines = _sample_lines([{"event": day_start.describe(), "outcome": "wicket", "dismissal": "bowled",
-                            "reply": "Bowled | him", "composite": True, "problems": []}])
+    lines = _sample_lines(
+        [
+            {
+                "event": day_start.describe(),
+                "outcome": "wicket",
+                "dismissal": "bowled",
+                "reply": "Bowled | him",
+                "composite": True,
+                "problems": [],
+            }
+        ]
+    )
     assert len(lines) == 3 and lines[2].count("|") == 5  # a multi-line event stays in one table row
 
 
@@ -323,13 +379,15 @@ def test_report_is_written_atomically(tmp_path, heldout, monkeypatch):
 
 
 def test_rating_is_blind_and_summarised(tmp_path):
-    from click.testing import CliRunner
     import click
+    from click.testing import CliRunner
 
-    from builder.eval_report import rate_replies
+    from builder.eval.report import rate_replies
 
-    rows = {m: [{"id": f"h{i}", "event": f"event {i}", "reply": reply} for i in range(3)]
-            for m, reply in (("alpha", "Lovely."), ("beta", ""))}
+    rows = {
+        m: [{"id": f"h{i}", "event": f"event {i}", "reply": reply} for i in range(3)]
+        for m, reply in (("alpha", "Lovely."), ("beta", ""))
+    }
 
     @click.command()
     def cmd():
@@ -357,7 +415,7 @@ def test_eval_refuses_an_out_folder_inside_the_bundle(tmp_path):
 
 
 def test_build_gate_refuses_missing_inputs_with_the_fix(tmp_path):
-    from device.bundle import GGUF_NAME
+    from device.runtime.bundle import GGUF_NAME
 
     with pytest.raises(ValueError, match="export stage must put the Q4_K_M GGUF"):
         evaluate.evaluate_bundle_dir(tmp_path, None)
@@ -368,16 +426,21 @@ def test_build_gate_refuses_missing_inputs_with_the_fix(tmp_path):
 
 def test_gate_judges_the_guarded_replies_and_caps_the_guard_share(heldout):
     """The listener gets the guard's output; the model must not lean on the guard for everything."""
-    from builder.eval_report import GUARDED
+    from builder.eval.report import GUARDED
 
     wrong = ["Gone." for _ in heldout]  # contradicts every non-wicket
     guarded, replaced = evaluate.guarded_replies(heldout, wrong)
     assert sum(replaced) > len(heldout) // 2
     report, _ = evaluate.evaluate_replies(
-        heldout, {"q4_k_m": wrong, GUARDED: guarded, "base-few-shot": ["" for _ in heldout]},
-        extra={"q4_k_m": {"guarded_share": sum(replaced) / len(replaced)}})
+        heldout,
+        {"q4_k_m": wrong, GUARDED: guarded, "base-few-shot": ["" for _ in heldout]},
+        extra={"q4_k_m": {"guarded_share": sum(replaced) / len(replaced)}},
+    )
     failed = " ".join(report["gate"]["failures"])
     assert "share of replies the guard replaces" in failed
     # the guarded replies themselves rarely contradict: the manner checks are judged on them
     checks = {c["metric"]: c for c in report["gate"]["checks"]}
-    assert checks[f"{GUARDED} contradiction rate"]["value"] < report["models"]["q4_k_m"]["metrics"]["all"]["contradiction_rate"]
+    assert (
+        checks[f"{GUARDED} contradiction rate"]["value"]
+        < report["models"]["q4_k_m"]["metrics"]["all"]["contradiction_rate"]
+    )

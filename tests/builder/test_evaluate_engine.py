@@ -11,12 +11,12 @@ import shutil
 
 import pytest
 
-from builder import evaluate
 from builder.config import BuildConfig, EvalConfig
-from builder.eval_data import load_heldout
-from builder.eval_models import EnginePool, GGUFReplier, messages_for, quant_divergence
-from device import prompt
-from device.bundle import GGUF_NAME, verify_bundle, write_manifest
+from builder.eval import run as evaluate
+from builder.eval.events import load_heldout
+from builder.eval.models import EnginePool, GGUFReplier, messages_for, quant_divergence
+from device.commentary.render import SYSTEM_PROMPT, render_user
+from device.runtime.bundle import GGUF_NAME, verify_bundle, write_manifest
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -42,11 +42,19 @@ def tiny_dirs(tmp_path_factory, tiny_llama, smollm2_tokenizer):
 @pytest.fixture()
 def dataset_dir(tmp_path):
     rows = []
-    for text, reply in (("Starc to Kohli, SIX, over long-on", "Gone a long way."),
-                        ("Broad to Smith, no run, defended", "")):
-        rows.append({"messages": [{"role": "system", "content": prompt.SYSTEM_PROMPT},
-                                  {"role": "user", "content": prompt.render_user(text=text)},
-                                  {"role": "assistant", "content": reply}]})
+    for text, reply in (
+        ("Starc to Kohli, SIX, over long-on", "Gone a long way."),
+        ("Broad to Smith, no run, defended", ""),
+    ):
+        rows.append(
+            {
+                "messages": [
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": render_user(text=text)},
+                    {"role": "assistant", "content": reply},
+                ]
+            }
+        )
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return tmp_path / "data"
@@ -56,7 +64,7 @@ def test_prompt_modes(events):
     served, raw = messages_for(events[0], "served"), messages_for(events[0], "raw")
     few, zero = messages_for(events[0], "few"), messages_for(events[0], "zero")
     reader = messages_for(events[0], "few-reader")
-    assert served[0]["content"] == prompt.SYSTEM_PROMPT and served[1]["content"].startswith("Outcome:")
+    assert served[0]["content"] == SYSTEM_PROMPT and served[1]["content"].startswith("Outcome:")
     assert raw[1]["content"] == events[0].text  # the user's words alone, as `ollama run` sends them
     # the base prompted as Benaud gets the user's words; only "few-reader" also gets the reader's line
     assert zero[-1] == few[-1] == raw[-1] and len(few) > len(zero) == 2
@@ -101,16 +109,31 @@ def test_build_gate_fails_the_untuned_base(tmp_path, smollm2_gguf, tiny_dirs, da
     work = tmp_path / "bundle.tmp"
     work.mkdir()
     shutil.copyfile(smollm2_gguf, work / GGUF_NAME)
-    cfg = BuildConfig(eval=EvalConfig(max_heldout=2, n_events=2, max_new_tokens=8, kl_events=2, step_events=2,
-                                      threads=1))
-    result = evaluate.evaluate_bundle_dir(work, cfg, merged_dir=tiny_dirs[0], out=tmp_path / "eval",
-                                          dataset_dir=dataset_dir, f16_gguf=smollm2_gguf,
-                                          checkpoints=[(20, tiny_dirs[1]), (10, tiny_dirs[0])], base_dir=tiny_dirs[1])
+    cfg = BuildConfig(
+        eval=EvalConfig(max_heldout=2, n_events=2, max_new_tokens=8, kl_events=2, step_events=2, threads=1)
+    )
+    result = evaluate.evaluate_bundle_dir(
+        work,
+        cfg,
+        merged_dir=tiny_dirs[0],
+        out=tmp_path / "eval",
+        dataset_dir=dataset_dir,
+        f16_gguf=smollm2_gguf,
+        checkpoints=[(20, tiny_dirs[1]), (10, tiny_dirs[0])],
+        base_dir=tiny_dirs[1],
+    )
     assert not result.passed
     assert any("composite minus few-shot base composite" in f and "threshold >= 0.5" in f for f in result.failures)
     report = json.loads((work / "eval.json").read_text())
-    assert set(report["models"]) == {"base-zero-shot", "base-few-shot", "base-few-shot+reader", "merged-16bit",
-                                     "q4_k_m", "q4_k_m-raw", "q4_k_m+guard"}
+    assert set(report["models"]) == {
+        "base-zero-shot",
+        "base-few-shot",
+        "base-few-shot+reader",
+        "merged-16bit",
+        "q4_k_m",
+        "q4_k_m-raw",
+        "q4_k_m+guard",
+    }
     assert report["n_events"] == {"handwritten": 2, "test": 2}
     assert report["models"]["merged-16bit"]["loss"]["val_loss"] > 0
     base_loss = report["models"]["base-zero-shot"]["loss"]  # of the 16-bit base copy (base_dir)
@@ -122,8 +145,10 @@ def test_build_gate_fails_the_untuned_base(tmp_path, smollm2_gguf, tiny_dirs, da
     assert report["quantization"]["q4_k_m vs F16"]["kl_mean"] == pytest.approx(0.0, abs=1e-6)
     assert [s["step"] for s in report["steps"]] == [10, 20]
     # the base and the "q4" are the same file here: the same prompt gives the same greedy reply
-    assert report["models"]["q4_k_m"]["metrics"] == json.loads((tmp_path / "eval" / "eval.json").read_text())[
-        "models"]["q4_k_m"]["metrics"]
+    assert (
+        report["models"]["q4_k_m"]["metrics"]
+        == json.loads((tmp_path / "eval" / "eval.json").read_text())["models"]["q4_k_m"]["metrics"]
+    )
     assert (tmp_path / "eval" / "report.md").read_text().count("| q4_k_m |") >= 1
 
 
@@ -134,8 +159,10 @@ def test_gate_off_lets_a_failing_build_through_but_keeps_the_failures(tmp_path, 
     work = tmp_path / "w"
     work.mkdir()
     shutil.copyfile(smollm2_gguf, work / GGUF_NAME)
-    cfg = BuildConfig(base=BaseConfig(source="local", path=str(tiny_dirs[0])),
-                      eval=EvalConfig(max_heldout=2, max_new_tokens=6, gate=False, threads=1))
+    cfg = BuildConfig(
+        base=BaseConfig(source="local", path=str(tiny_dirs[0])),
+        eval=EvalConfig(max_heldout=2, max_new_tokens=6, gate=False, threads=1),
+    )
     result = evaluate.evaluate_bundle_dir(work, cfg, base_dir=tiny_dirs[0])
     assert result.passed and result.failures and result.report["gate"]["enforced"] is False
     assert {"base-zero-shot", "base-few-shot", "base-few-shot+reader"} <= set(result.report["models"])
@@ -152,8 +179,11 @@ def test_suksham_eval_rates_and_never_touches_the_bundle(tmp_path, smollm2_gguf)
     write_manifest(bundle, {"quant_type": "Q4_1", "base": {"name": "smollm2-135m-instruct", "source": "package"}})
     before = {p.name: p.stat().st_mtime_ns for p in bundle.iterdir()}
     out = tmp_path / "report"
-    result = CliRunner().invoke(main, ["eval", "--bundle", str(bundle), "--out", str(out), "--rate", "--limit", "2"],
-                                input="0\n" + "4\n" * 6 + "2\n" * 6)
+    result = CliRunner().invoke(
+        main,
+        ["eval", "--bundle", str(bundle), "--out", str(out), "--rate", "--limit", "2"],
+        input="0\n" + "4\n" * 6 + "2\n" * 6,
+    )
     assert result.exit_code == 0, result.output
     assert "| q4_k_m |" in result.output and "gate:" in result.output
     assert {p.name: p.stat().st_mtime_ns for p in bundle.iterdir()} == before
@@ -173,17 +203,22 @@ def test_metrics_against_steps_from_adapter_checkpoints(tmp_path, tiny_dirs, eve
     base_dir = tiny_dirs[0]
     train = tmp_path / "train"
     for step in (10, 20):
-        model = get_peft_model(AutoModelForCausalLM.from_pretrained(base_dir),
-                               LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+        model = get_peft_model(
+            AutoModelForCausalLM.from_pretrained(base_dir),
+            LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+        )
         model.save_pretrained(str(train / "checkpoints" / f"step-{step:06d}" / "adapter"))
     (train / "checkpoints" / "step-000030").mkdir()  # an unfinished one: no adapter, ignored
-    (train / "train_log.jsonl").write_text('{"step": 10, "loss": 3.0, "val_loss": 2.5}\n{"step": 15, "loss": 2.0}\n'
-                                           '{"step": 20, "loss": 1.0, "val_loss": 1.5}\n')
+    (train / "train_log.jsonl").write_text(
+        '{"step": 10, "loss": 3.0, "val_loss": 2.5}\n{"step": 15, "loss": 2.0}\n'
+        '{"step": 20, "loss": 1.0, "val_loss": 1.5}\n'
+    )
     found = evaluate.find_checkpoints(train)
     assert [s for s, _ in found] == [10, 20]
     assert evaluate.training_val_losses(train) == {10: 2.5, 20: 1.5}
-    steps = evaluate.evaluate_checkpoints(found, events[:2], base_dir=base_dir,
-                                          cfg=BuildConfig(eval=EvalConfig(max_new_tokens=6, threads=1)))
+    steps = evaluate.evaluate_checkpoints(
+        found, events[:2], base_dir=base_dir, cfg=BuildConfig(eval=EvalConfig(max_new_tokens=6, threads=1))
+    )
     assert [s["step"] for s in steps] == [10, 20] and all(s["metrics"]["n"] == 2 for s in steps)
     with pytest.raises(ValueError, match="LoRA adapter; pass base_dir"):
         evaluate.evaluate_checkpoints(found, events[:1])
@@ -198,9 +233,16 @@ def test_suksham_eval_uses_the_bundles_own_thresholds(tmp_path, smollm2_gguf):
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     shutil.copyfile(smollm2_gguf, bundle / GGUF_NAME)
-    lenient = {"max_words_share": 0.0, "exclamation_rate": 1.0, "contradiction_rate": 1.0, "handwritten_fit": 0.0,
-               "composite_margin_over_fewshot": -1.0, "q4_agreement": 0.0, "min_distinct_share": 0.0,
-               "max_guarded_share": 1.0}
+    lenient = {
+        "max_words_share": 0.0,
+        "exclamation_rate": 1.0,
+        "contradiction_rate": 1.0,
+        "handwritten_fit": 0.0,
+        "composite_margin_over_fewshot": -1.0,
+        "q4_agreement": 0.0,
+        "min_distinct_share": 0.0,
+        "max_guarded_share": 1.0,
+    }
     (bundle / "eval.json").write_text(json.dumps({"thresholds": lenient}))
     write_manifest(bundle, {"quant_type": "Q4_1", "base": {"name": "tiny-random-llama", "source": "local"}})
     out = tmp_path / "report"
@@ -213,7 +255,7 @@ def test_suksham_eval_uses_the_bundles_own_thresholds(tmp_path, smollm2_gguf):
 
 
 def test_tie_aware_agreement_counts_near_ties_and_refuses_unlikely_replies(smollm2_gguf, events):
-    from builder.eval_models import EnginePool, GGUFReplier, reply_logprob, tie_aware_agreement
+    from builder.eval.models import EnginePool, GGUFReplier, reply_logprob, tie_aware_agreement
 
     pool = EnginePool(n_ctx=512, threads=1)
     try:

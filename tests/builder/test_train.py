@@ -1,4 +1,4 @@
-"""builder.packing and builder.train on tiny random models: masks, packing, QLoRA, resume, early stopping."""
+"""builder.train.packing and builder.train.loop on tiny random models: masks, packing, QLoRA, resume, early stopping."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from builder.packing import IGNORE, DataError, Example, check_masks, collate, pack, tokenize_example
-from builder.train import TrainError, count_linear4bit, load_for_training, lr_factor, train
+from builder.train.loop import TrainError, count_linear4bit, load_for_training, lr_factor, train
+from builder.train.packing import IGNORE, DataError, Example, check_masks, collate, pack, tokenize_example
 
 from .conftest import chat, tiny_config, write_dataset
 
@@ -48,7 +48,9 @@ def test_silence_trains_only_im_end(tok):
 
 def test_multi_turn_labels_every_reply(tok):
     messages = chat("Starc to Kohli, FOUR", "Lovely shot.")["messages"] + [
-        {"role": "user", "content": "Starc to Kohli, OUT, bowled"}, {"role": "assistant", "content": "Got him."}]
+        {"role": "user", "content": "Starc to Kohli, OUT, bowled"},
+        {"role": "assistant", "content": "Got him."},
+    ]
     ex = tokenize_example(tok, messages)
     assert _labelled(tok, ex) == "Lovely shot.<|im_end|>Got him.<|im_end|>"
     check_masks(tok, [ex], [messages])
@@ -80,18 +82,31 @@ def test_packed_loss_equals_separate_losses(tok, tiny_llama):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from builder.train import _loss_sum
+    from builder.train.loop import _loss_sum
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_llama), dtype=torch.float32, attn_implementation="sdpa")
-    exs = [tokenize_example(tok, chat(e, r)["messages"]) for e, r in
-           (("Starc to Kohli, FOUR", "Lovely shot."), ("Lyon to Stokes, 1 run", ""), ("Wood to Head, OUT", "Gone."))]
+    exs = [
+        tokenize_example(tok, chat(e, r)["messages"])
+        for e, r in (
+            ("Starc to Kohli, FOUR", "Lovely shot."),
+            ("Lyon to Stokes, 1 run", ""),
+            ("Wood to Head, OUT", "Gone."),
+        )
+    ]
     with torch.no_grad():
         packed = _loss_sum(model, collate([exs], pad_id=2, seq_len=160), "cpu").item()
         apart = sum(_loss_sum(model, collate([[e]], pad_id=2), "cpu").item() for e in exs)
         naive = torch.tensor([sum((e.ids for e in exs), [])])  # plain concatenation: examples see each other
-        mixed = _loss_sum(model, {"input_ids": naive, "labels": torch.tensor([sum((e.labels for e in exs), [])]),
-                                  "position_ids": torch.arange(naive.shape[1])[None],
-                                  "attention_mask": torch.ones_like(naive)}, "cpu").item()
+        mixed = _loss_sum(
+            model,
+            {
+                "input_ids": naive,
+                "labels": torch.tensor([sum((e.labels for e in exs), [])]),
+                "position_ids": torch.arange(naive.shape[1])[None],
+                "attention_mask": torch.ones_like(naive),
+            },
+            "cpu",
+        ).item()
     assert packed == pytest.approx(apart, rel=1e-4)
     assert abs(mixed - apart) > 1e-3  # the test can tell packing with and without the mask apart
 
@@ -183,8 +198,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path, tiny_l
 def test_early_stopping_keeps_the_best_checkpoint(tmp_path, tiny_llama):
     data = write_dataset(tmp_path / "data")
     # an improvement must beat 100 nats: only the first evaluation counts, the second stops the run
-    cfg = tiny_config(tiny_llama, max_steps=8, eval_every=2, early_stopping_patience=1,
-                      early_stopping_min_delta=100.0)
+    cfg = tiny_config(tiny_llama, max_steps=8, eval_every=2, early_stopping_patience=1, early_stopping_min_delta=100.0)
     r = train(cfg, data, tiny_llama, tmp_path / "t", resume=False)
     assert r.stopped_early and r.last_step == 4 and r.best_step == 2 and r.used == "best"
 
@@ -212,9 +226,9 @@ def test_gpu_config_path_on_a_tiny_qwen2(tmp_path, tiny_qwen2):
     """The GPU config (Qwen2, QLoRA, gradient checkpointing) runs end to end on a tiny Qwen2 here."""
     from pathlib import Path
 
-    from builder.base import prepare_base
     from builder.config import load_config
-    from builder.merge import merge_from_config
+    from builder.train.base import prepare_base
+    from builder.train.merge import merge_from_config
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "builder/configs/benaud-qwen2.5-0.5b-gpu.yaml")
     assert cfg.train.gradient_checkpointing and cfg.base.dtype == "bfloat16"
@@ -246,13 +260,36 @@ def test_qlora_on_cuda(tmp_path, tiny_qwen2):
 def _torchrun(tmp_path, base, train_yaml: str, nproc: int = 2):
     data = write_dataset(tmp_path / "data")
     cfg_path = tmp_path / "cfg.yaml"
-    cfg_path.write_text(f"train: {{{train_yaml}, max_steps: 4, eval_every: 2, save_every: 2, warmup_steps: 1, "
-                        "seq_len: 128, threads: 1}\n")
+    cfg_path.write_text(
+        f"train: {{{train_yaml}, max_steps: 4, eval_every: 2, save_every: 2, warmup_steps: 1, "
+        "seq_len: 128, threads: 1}\n"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-                    "-m", "builder.train", "--config", str(cfg_path), "--data", str(data), "--base", str(base),
-                    "--workdir", str(tmp_path / "t"), "--no-resume"], check=True, timeout=600, env=env,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(nproc),
+            "-m",
+            "builder.train",
+            "--config",
+            str(cfg_path),
+            "--data",
+            str(data),
+            "--base",
+            str(base),
+            "--workdir",
+            str(tmp_path / "t"),
+            "--no-resume",
+        ],
+        check=True,
+        timeout=600,
+        env=env,
+        capture_output=True,
+    )
     return json.loads((tmp_path / "t" / "train_result.json").read_text())
 
 
@@ -267,8 +304,10 @@ def test_two_processes_with_torchrun_on_cpu(tmp_path, tiny_llama):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(__import__("torch").cuda.device_count() < 2,
-                    reason="multi-GPU training (torchrun / accelerate launch) needs at least 2 CUDA GPUs")
+@pytest.mark.skipif(
+    __import__("torch").cuda.device_count() < 2,
+    reason="multi-GPU training (torchrun / accelerate launch) needs at least 2 CUDA GPUs",
+)
 def test_multi_gpu_with_torchrun(tmp_path, tiny_qwen2):
     result = _torchrun(tmp_path, tiny_qwen2, "device: cuda, compute_dtype: bfloat16")
     assert result["hyperparameters"]["world_size"] == 2 and result["last_step"] == 4

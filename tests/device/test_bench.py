@@ -10,10 +10,10 @@ from html.parser import HTMLParser
 import pytest
 from click.testing import CliRunner
 
-from device.bench import LOAD_CONCURRENCY, measure_bandwidth
 from device.cli import main
-from device.machine import usable_cores
-from device.projection import project_pi5
+from device.measure.bench import LOAD_CONCURRENCY, measure_bandwidth
+from device.measure.machine import usable_cores
+from device.measure.projection import project_pi5
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -22,8 +22,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def bench_out(tiny_bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     # one thread: on a CPU shared with other jobs, two spinning OpenMP threads can be 20x slower
-    result = CliRunner().invoke(main, ["bench", "--bundle", str(tiny_bundle), "--out", str(out), "--quick",
-                                       "--threads", "1"])
+    result = CliRunner().invoke(
+        main, ["bench", "--bundle", str(tiny_bundle), "--out", str(out), "--quick", "--threads", "1"]
+    )
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -35,7 +36,15 @@ def report(bench_out):
 
 def test_report_files_exist(bench_out):
     out, stdout = bench_out
-    for name in ("report.json", "report.md", "report.html", "thread_sweep.png", "latency.png", "load.png", "memory.png"):
+    for name in (
+        "report.json",
+        "report.md",
+        "report.html",
+        "thread_sweep.png",
+        "latency.png",
+        "load.png",
+        "memory.png",
+    ):
         assert (out / name).stat().st_size > 100, name
     assert "PROJECTION Pi 5" in stdout  # the summary table
 

@@ -10,20 +10,29 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from device import machine
-from device.budget import BUDGETS_DIR, Budget, BudgetError, estimate_ram, load_budget, preflight
-from device.bundle import GGUF_NAME
 from device.cli import main
-from device.gguf_header import GGUFError, model_shape, read_metadata
+from device.measure import machine
+from device.measure.budget import BUDGETS_DIR, Budget, BudgetError, estimate_ram, load_budget, preflight
+from device.runtime.bundle import GGUF_NAME
+from device.runtime.gguf_header import GGUFError, model_shape, read_metadata
 
-GENEROUS = dict(threads=1, min_generation_tps=0.01, min_prompt_tps=0.01, max_ttft_ms=600000,
-                max_latency_p95_ms=600000, max_rss_mb=16000, min_free_ram_mb=1, latency_events=3)
+GENEROUS = dict(
+    threads=1,
+    min_generation_tps=0.01,
+    min_prompt_tps=0.01,
+    max_ttft_ms=600000,
+    max_latency_p95_ms=600000,
+    max_rss_mb=16000,
+    min_free_ram_mb=1,
+    latency_events=3,
+)
 
 
 def write_budget(tmp_path, name="b.toml", **overrides) -> str:
     keys = {**GENEROUS, **overrides}
-    body = "[budget]\n" + "".join(f"{k} = {v!r}\n" if not isinstance(v, str) else f'{k} = "{v}"\n'
-                                  for k, v in keys.items() if v is not None)
+    body = "[budget]\n" + "".join(
+        f"{k} = {v!r}\n" if not isinstance(v, str) else f'{k} = "{v}"\n' for k, v in keys.items() if v is not None
+    )
     path = tmp_path / name
     path.write_text(body)
     return str(path)
@@ -48,16 +57,19 @@ def test_eight_gb_budget_allows_more_memory_than_four():
     assert big.max_rss_mb > small.max_rss_mb and big.min_free_ram_mb >= small.min_free_ram_mb
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("threads = [", "not valid TOML"),
-    ("[budget]\nthreads = 2\n", "missing key 'min_generation_tps'"),
-    ("[budget]\nmax_rss = 10\n", "did you mean 'max_rss_mb'"),
-    ("[budget]\nthreads = 2.5\n", "threads must be a whole number"),
-    ("[budget]\nmax_rss_mb = -5\n", "max_rss_mb must be greater than 0"),
-    ("[budget]\nmax_ttft_ms = \"fast\"\n", "max_ttft_ms must be a number"),
-    ("[budget]\nmin_prompt_tps = true\n", "min_prompt_tps must be a number"),
-    ("budget = 3\n", "must be a table"),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("threads = [", "not valid TOML"),
+        ("[budget]\nthreads = 2\n", "missing key 'min_generation_tps'"),
+        ("[budget]\nmax_rss = 10\n", "did you mean 'max_rss_mb'"),
+        ("[budget]\nthreads = 2.5\n", "threads must be a whole number"),
+        ("[budget]\nmax_rss_mb = -5\n", "max_rss_mb must be greater than 0"),
+        ('[budget]\nmax_ttft_ms = "fast"\n', "max_ttft_ms must be a number"),
+        ("[budget]\nmin_prompt_tps = true\n", "min_prompt_tps must be a number"),
+        ("budget = 3\n", "must be a table"),
+    ],
+)
 def test_bad_budget_files_give_a_clear_error(tmp_path, body, expected):
     path = tmp_path / "bad.toml"
     path.write_text(body)
@@ -71,7 +83,12 @@ def test_every_problem_is_reported_at_once(tmp_path):
     with pytest.raises(BudgetError) as err:
         load_budget(path)
     message = str(err.value)
-    for piece in ("threads must be greater than 0", "unknown key 'max_rss'", "missing key 'max_ttft_ms'", "pi5-4gb.toml"):
+    for piece in (
+        "threads must be greater than 0",
+        "unknown key 'max_rss'",
+        "missing key 'max_ttft_ms'",
+        "pi5-4gb.toml",
+    ):
         assert piece in message
 
 
@@ -82,7 +99,7 @@ def test_missing_budget_file_names_the_shipped_ones(tmp_path):
 
 # -- GGUF header and the RAM estimate ----------------------------------------------------------------
 def test_gguf_header_agrees_with_llama_cpp(smollm2_gguf):
-    from device.engine import Engine, EngineSettings
+    from device.runtime.engine import Engine, EngineSettings
 
     shape = model_shape(read_metadata(smollm2_gguf))
     meta = Engine(EngineSettings(model_path=smollm2_gguf, n_ctx=128, n_threads=1)).load().metadata
@@ -92,7 +109,9 @@ def test_gguf_header_agrees_with_llama_cpp(smollm2_gguf):
     assert shape.n_head_kv == int(meta[f"{arch}.attention.head_count_kv"])
     assert shape.n_embd == int(meta[f"{arch}.embedding_length"])
     # f16 K and V for every layer and position
-    assert shape.kv_cache_bytes(512) == 512 * shape.n_layer * shape.n_head_kv * (shape.head_dim_k + shape.head_dim_v) * 2
+    assert (
+        shape.kv_cache_bytes(512) == 512 * shape.n_layer * shape.n_head_kv * (shape.head_dim_k + shape.head_dim_v) * 2
+    )
 
 
 def test_not_a_gguf_is_refused(tmp_path):
@@ -103,7 +122,7 @@ def test_not_a_gguf_is_refused(tmp_path):
 
 
 def test_ram_estimate_covers_what_loading_really_takes(smollm2_gguf):
-    from device.engine import Engine, EngineSettings
+    from device.runtime.engine import Engine, EngineSettings
 
     est = estimate_ram(smollm2_gguf, n_ctx=512)
     before = psutil.Process().memory_info().rss / 2**20
@@ -231,18 +250,21 @@ def test_budget_dataclass_mirrors_the_file(tmp_path):
 
 
 def test_serve_with_an_impossible_budget_refuses_before_loading(tiny_bundle, tmp_path):
-    result = CliRunner().invoke(main, ["serve", "--bundle", str(tiny_bundle), "--port", "0",
-                                       "--budget", write_budget(tmp_path, max_rss_mb=10)])
+    result = CliRunner().invoke(
+        main, ["serve", "--bundle", str(tiny_bundle), "--port", "0", "--budget", write_budget(tmp_path, max_rss_mb=10)]
+    )
     assert result.exit_code == 1, result.output
     assert "refusing" in result.output and "max_rss_mb 10" in result.output
 
 
 def test_warnings_flag_a_busy_cpu_spinning_threads_and_pi_throttling():
-    from device.budget import _warnings
+    from device.measure.budget import _warnings
 
-    busy = {"machine": {"load_average_1m": 7.5, "cores_usable": 2, "env": {"OMP_WAIT_POLICY": "unset"}},
-            "measured": {"threads": 2},
-            "thermal_after": {"throttled": {"raw": "0x50005", "flags": ["under-voltage now", "throttled now"]}}}
+    busy = {
+        "machine": {"load_average_1m": 7.5, "cores_usable": 2, "env": {"OMP_WAIT_POLICY": "unset"}},
+        "measured": {"threads": 2},
+        "thermal_after": {"throttled": {"raw": "0x50005", "flags": ["under-voltage now", "throttled now"]}},
+    }
     found = _warnings(busy)
     assert len(found) == 3 and "OMP_WAIT_POLICY=passive" in found[1] and "under-voltage now" in found[2]
     busy["machine"]["env"]["OMP_WAIT_POLICY"] = "PASSIVE"

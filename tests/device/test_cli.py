@@ -108,8 +108,9 @@ def test_serve_refuses_an_empty_key_file(runner, tiny_bundle, tmp_path):
 
 
 def test_comment_prints_one_line(runner, smollm2_gguf):
-    result = runner.invoke(main, ["comment", "Starc to Kohli, OUT, caught at slip", "--model", str(smollm2_gguf),
-                                  "--threads", "2"])
+    result = runner.invoke(
+        main, ["comment", "Starc to Kohli, OUT, caught at slip", "--model", str(smollm2_gguf), "--threads", "2"]
+    )
     assert result.exit_code == 0, result.output
     line = result.stdout.strip()
     assert "\n" not in line
@@ -122,10 +123,13 @@ def test_comment_refuses_an_empty_event(runner, smollm2_gguf):
 
 
 def test_serve_as_a_process_verifies_loads_and_answers(tiny_bundle):
-    env = dict(os.environ, SUKSHAM_SERVE_PORT="0", SUKSHAM_SERVE_THREADS="2",
-               SUKSHAM_SERVE_TIMEOUT="300")
-    proc = subprocess.Popen([sys.executable, "-m", "device.cli", "serve", "--bundle", str(tiny_bundle)],
-                            stderr=subprocess.PIPE, text=True, env=env)
+    env = dict(os.environ, SUKSHAM_SERVE_PORT="0", SUKSHAM_SERVE_THREADS="2", SUKSHAM_SERVE_TIMEOUT="300")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "serve", "--bundle", str(tiny_bundle)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stderr.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)", line)

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from device import prompt
-from device.engine import Completion, DeadlineExceeded, Engine, EngineError, EngineSettings
+from device.commentary.render import build_messages
+from device.runtime.engine import Completion, DeadlineExceeded, Engine, EngineError, EngineSettings
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +58,17 @@ def test_deadline_stops_generation(engine):
     import time
 
     with pytest.raises(DeadlineExceeded):
-        engine.chat([{"role": "user", "content": "Write a long story about cricket."}], max_tokens=64,
-                    deadline=time.monotonic() - 1)
+        engine.chat(
+            [{"role": "user", "content": "Write a long story about cricket."}],
+            max_tokens=64,
+            deadline=time.monotonic() - 1,
+        )
 
 
 def test_second_commentary_evaluates_only_its_event_tokens(engine):
     """llama.cpp's own perf counter (n_p_eval) proves the system-prompt prefix comes from the KV cache."""
-    first = prompt.build_messages(text="Starc to Kohli, FOUR, driven through cover")
-    second = prompt.build_messages(text="Cummins to Root, no run, defended back to the bowler")
+    first = build_messages(text="Starc to Kohli, FOUR, driven through cover")
+    second = build_messages(text="Cummins to Root, no run, defended back to the bowler")
     engine.chat(first, max_tokens=4)
     ids_first, ids_second = engine.prompt_ids(first), engine.prompt_ids(second)
     common = 0
@@ -101,7 +104,7 @@ def test_generation_is_serialized_across_threads(engine):
 
 
 def test_probe_answers_and_keeps_the_cache_useful(engine):
-    messages = prompt.build_messages(text="Dot ball, defended.")
+    messages = build_messages(text="Dot ball, defended.")
     assert engine.probe(messages, timeout=10)
     with engine.lock:
         assert engine.probe(messages, timeout=0.05) is False  # busy engine: no proof of life

@@ -1,4 +1,4 @@
-"""device.manner: the Benaud checker on hand-written (event, reply) pairs and small tables.
+"""device.commentary.manner: the Benaud checker on hand-written (event, reply) pairs and small tables.
 
 Run:  .venv/bin/pytest -q tests/device/test_manner.py
 tests/data/contradicting_pairs.jsonl holds hand-written pairs with the verdict a person gives:
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from device.manner import BANNED, MAX_WORDS, check_reply, claims, contradicts, echo, fits, word_count
-from device.prompt import Canonical, read_text
+from device.commentary.delivery import read_text
+from device.commentary.events import Canonical
+from device.commentary.manner import BANNED, MAX_WORDS, check_reply, claims, contradicts, echo, fits, word_count
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -43,29 +44,37 @@ def test_hand_written_pairs():
     assert as_contradiction >= 30
 
 
-@pytest.mark.parametrize("reply,event,code", [
-    ("That is a lovely shot there, sir.", Canonical("four", runs=4), "too_long"),
-    ("Lovely shot!", Canonical("four", runs=4), "exclamation"),
-    ("We needed that.", Canonical("four", runs=4), "banned:we"),
-    ("They're rattled.", Canonical("four", runs=4), "banned:they"),
-    ("Their day.", Canonical("six", runs=6), "banned:their"),
-    ("Tragic.", Canonical("dropped"), "banned:tragic"),
-    ("Of course.", Canonical("dot", runs=0), "banned:of course"),
-    ("Unclear.", Canonical("unclear", confident=False), "banned:unclear"),
-    ("", Canonical("wicket", dismissal="lbw"), "silent_on_wicket"),
-    ("Good\nshot.", Canonical("four", runs=4), "format:newline"),
-    ('"Lovely."', Canonical("four", runs=4), "format:quotes"),
-    ("**Six.**", Canonical("six", runs=6), "format:markup"),
-    ("Gone.", Canonical("dropped"), "contradiction:wicket claimed on dropped"),
-])
+@pytest.mark.parametrize(
+    "reply,event,code",
+    [
+        ("That is a lovely shot there, sir.", Canonical("four", runs=4), "too_long"),
+        ("Lovely shot!", Canonical("four", runs=4), "exclamation"),
+        ("We needed that.", Canonical("four", runs=4), "banned:we"),
+        ("They're rattled.", Canonical("four", runs=4), "banned:they"),
+        ("Their day.", Canonical("six", runs=6), "banned:their"),
+        ("Tragic.", Canonical("dropped"), "banned:tragic"),
+        ("Of course.", Canonical("dot", runs=0), "banned:of course"),
+        ("Unclear.", Canonical("unclear", confident=False), "banned:unclear"),
+        ("", Canonical("wicket", dismissal="lbw"), "silent_on_wicket"),
+        ("Good\nshot.", Canonical("four", runs=4), "format:newline"),
+        ('"Lovely."', Canonical("four", runs=4), "format:quotes"),
+        ("**Six.**", Canonical("six", runs=6), "format:markup"),
+        ("Gone.", Canonical("dropped"), "contradiction:wicket claimed on dropped"),
+    ],
+)
 def test_problem_codes(reply, event, code):
     assert code in check_reply(reply, event)
 
 
 def test_clean_replies_have_no_problems():
-    for reply, ev in [("Marvellous.", Canonical("six", runs=6)), ("", Canonical("dot", runs=0)),
-                      ("Got him.", Canonical("wicket", dismissal="caught")), ("Morning, everyone.", Canonical("dot", runs=0, day_start=True)),
-                      ("Well bowled, that.", Canonical("dot", runs=0)), ("Thus far, fine.", Canonical("runs", runs=1))]:
+    for reply, ev in [
+        ("Marvellous.", Canonical("six", runs=6)),
+        ("", Canonical("dot", runs=0)),
+        ("Got him.", Canonical("wicket", dismissal="caught")),
+        ("Morning, everyone.", Canonical("dot", runs=0, day_start=True)),
+        ("Well bowled, that.", Canonical("dot", runs=0)),
+        ("Thus far, fine.", Canonical("runs", runs=1)),
+    ]:
         assert check_reply(reply, ev) == [], reply
 
 
@@ -77,17 +86,34 @@ def test_word_count_and_constants():
     assert {"we", "they", "us", "our", "tragedy", "disaster", "of course"} <= set(BANNED)
 
 
-@pytest.mark.parametrize("reply,outcomes", [
-    ("Gone.", {"wicket"}), ("Got him.", {"wicket"}), ("Four.", {"four"}), ("Not four.", set()), ("Almost a six.", set()),
-    ("No ball.", {"noball"}), ("Not out.", {"notout"}), ("Well bowled.", set()), ("Full and wide.", set()),
-    ("Gone all the way.", {"six"}), ("Caught and bowled.", {"kind"}), ("Kohli goes.", {"wicket"}), ("Away it goes.", set()),
-])
+@pytest.mark.parametrize(
+    "reply,outcomes",
+    [
+        ("Gone.", {"wicket"}),
+        ("Got him.", {"wicket"}),
+        ("Four.", {"four"}),
+        ("Not four.", set()),
+        ("Almost a six.", set()),
+        ("No ball.", {"noball"}),
+        ("Not out.", {"notout"}),
+        ("Well bowled.", set()),
+        ("Full and wide.", set()),
+        ("Gone all the way.", {"six"}),
+        ("Caught and bowled.", {"kind"}),
+        ("Kohli goes.", {"wicket"}),
+        ("Away it goes.", set()),
+    ],
+)
 def test_claims(reply, outcomes):
     assert {c for c, _ in claims(reply)} == outcomes
 
 
 def test_fits_by_class():
-    assert fits("", Canonical("dot", runs=0)) and fits("", Canonical("runs", runs=1)) and fits("", Canonical("wide", extras=1))
+    assert (
+        fits("", Canonical("dot", runs=0))
+        and fits("", Canonical("runs", runs=1))
+        and fits("", Canonical("wide", extras=1))
+    )
     assert not fits("", Canonical("wicket", dismissal="bowled"))
     assert not fits("", Canonical("four", runs=4)) and not fits("", Canonical("dropped"))
     assert not fits("", Canonical("runs", runs=1, milestone="Root hundred"))
@@ -102,19 +128,31 @@ def test_fits_by_class():
         assert contradicts(claimy, unclear) is None  # no ground truth, so no contradiction
 
 
-@pytest.mark.parametrize("reply,event,apt", [
-    # a spoken reply to a routine ball must react to it; contradicting nothing is not enough
-    ("That's a long way.", Canonical("runs", runs=1), False), ("Quick single.", Canonical("runs", runs=1), True),
-    ("Worked away to midwicket.", Canonical("runs", runs=2), True), ("That's a great one.", Canonical("runs", runs=1), False),
-    ("Blowing it up.", Canonical("dot", runs=0), False), ("Tight from Bumrah.", Canonical("dot", runs=0), True),
-    ("Well left.", Canonical("dot", runs=0), True), ("Good ball.", Canonical("dot", runs=0), True),
-    ("Shares.", Canonical("four", runs=4), False), ("Lovely shot.", Canonical("four", runs=4), True),
-    ("That's a long way.", Canonical("six", runs=6), True), ("Through the covers.", Canonical("four", runs=4), True),
-    ("That's a long way.", Canonical("dropped", runs=0), False), ("Costly, that.", Canonical("dropped", runs=0), True),
-    ("Nice.", Canonical("wide", extras=1), False), ("Wayward.", Canonical("wide", extras=1), True),
-    ("Off the pad.", Canonical("legbyes", extras=1), True), ("Lovely day.", Canonical("byes", extras=2), False),
-    ("Fine fifty.", Canonical("runs", runs=1, milestone="Root fifty"), True),  # the milestone is what it reacts to
-])
+@pytest.mark.parametrize(
+    "reply,event,apt",
+    [
+        # a spoken reply to a routine ball must react to it; contradicting nothing is not enough
+        ("That's a long way.", Canonical("runs", runs=1), False),
+        ("Quick single.", Canonical("runs", runs=1), True),
+        ("Worked away to midwicket.", Canonical("runs", runs=2), True),
+        ("That's a great one.", Canonical("runs", runs=1), False),
+        ("Blowing it up.", Canonical("dot", runs=0), False),
+        ("Tight from Bumrah.", Canonical("dot", runs=0), True),
+        ("Well left.", Canonical("dot", runs=0), True),
+        ("Good ball.", Canonical("dot", runs=0), True),
+        ("Shares.", Canonical("four", runs=4), False),
+        ("Lovely shot.", Canonical("four", runs=4), True),
+        ("That's a long way.", Canonical("six", runs=6), True),
+        ("Through the covers.", Canonical("four", runs=4), True),
+        ("That's a long way.", Canonical("dropped", runs=0), False),
+        ("Costly, that.", Canonical("dropped", runs=0), True),
+        ("Nice.", Canonical("wide", extras=1), False),
+        ("Wayward.", Canonical("wide", extras=1), True),
+        ("Off the pad.", Canonical("legbyes", extras=1), True),
+        ("Lovely day.", Canonical("byes", extras=2), False),
+        ("Fine fifty.", Canonical("runs", runs=1, milestone="Root fifty"), True),  # the milestone is what it reacts to
+    ],
+)
 def test_spoken_reply_must_react_to_its_class(reply, event, apt):
     assert fits(reply, event) is apt
 
@@ -132,8 +170,18 @@ def test_echo():
 def test_reader_and_checker_agree_on_hand_labelled_lines():
     """Replies that contradict the hand label are rejected when the event comes from the reader."""
     lines = [json.loads(line) for line in (DATA / "reader_lines.jsonl").read_text().splitlines() if line.strip()]
-    wrong_for = {"wicket": "Dropped.", "dropped": "Gone.", "four": "Six.", "six": "Four.", "dot": "Got him.",
-                 "runs": "Bowled him.", "wide": "Plumb.", "noball": "Gone.", "byes": "Six.", "legbyes": "Gone."}
+    wrong_for = {
+        "wicket": "Dropped.",
+        "dropped": "Gone.",
+        "four": "Six.",
+        "six": "Four.",
+        "dot": "Got him.",
+        "runs": "Bowled him.",
+        "wide": "Plumb.",
+        "noball": "Gone.",
+        "byes": "Six.",
+        "legbyes": "Gone.",
+    }
     for line in lines:
         ev = read_text(line["text"])
         if line["outcome"] in wrong_for and ev.outcome == line["outcome"]:
@@ -150,7 +198,9 @@ def test_checker_is_fast():
     assert per < 0.002, f"{per * 1e6:.0f} us a pair"
 
 
-@pytest.mark.parametrize("reply", ["Out of the attack.", "Caught in two minds.", "Bowled a maiden.", "Plays it out.", "Kept it out."])
+@pytest.mark.parametrize(
+    "reply", ["Out of the attack.", "Caught in two minds.", "Bowled a maiden.", "Plays it out.", "Kept it out."]
+)
 def test_loose_out_caught_bowled_words_claim_no_wicket(reply):
     """Replies that use "out", "caught" or "bowled" loosely claim no dismissal, so the guard keeps them on a dot."""
     dot = read_text("Starc to Kohli, no run, defended")

@@ -8,8 +8,9 @@ import time
 import httpx
 import pytest
 
-from device.engine import Engine, EngineSettings
-from device.server import Settings, bind_socket, create_app
+from device.runtime.engine import Engine, EngineSettings
+from device.runtime.http.app import Settings, create_app
+from device.runtime.http.serve import bind_socket
 
 KEY = "test-key-123"
 # Generous: the CPU may be shared with other work; latency is measured by benchmarks, not here.
@@ -52,7 +53,9 @@ def engine(smollm2_gguf):
 
 @pytest.fixture(scope="module")
 def server(engine, smollm2_gguf):
-    live = LiveServer(create_app(Settings(model_path=smollm2_gguf, model_id="smollm2-test", request_timeout=300), engine=engine))
+    live = LiveServer(
+        create_app(Settings(model_path=smollm2_gguf, model_id="smollm2-test", request_timeout=300), engine=engine)
+    )
     live.wait_ready()
     yield live
     live.stop()
@@ -86,7 +89,6 @@ def test_accepted_connections_have_nagle_off():
         listener.close()
 
 
-
 def test_health_models_and_commentary_on_text(server):
     health = http.get(server.url + "/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
@@ -103,12 +105,15 @@ def test_health_models_and_commentary_on_text(server):
 
 def test_commentary_on_a_cricsheet_delivery(server):
     delivery = {
-        "batter": "JE Root", "bowler": "PJ Cummins", "non_striker": "BA Stokes",
+        "batter": "JE Root",
+        "bowler": "PJ Cummins",
+        "non_striker": "BA Stokes",
         "runs": {"batter": 0, "extras": 0, "total": 0},
         "wickets": [{"player_out": "JE Root", "kind": "lbw"}],
     }
-    r = http.post(server.url + "/v1/commentary", json={"delivery": delivery, "context": {"over": 12, "ball": 3,
-                                                                                          "unknown_key": 1}})
+    r = http.post(
+        server.url + "/v1/commentary", json={"delivery": delivery, "context": {"over": 12, "ball": 3, "unknown_key": 1}}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["outcome"] == "wicket"
@@ -124,8 +129,9 @@ def test_openai_client_plain_and_streaming(server):
     assert plain.choices[0].message.role == "assistant"
     text = plain.choices[0].message.content
     assert text and plain.usage.completion_tokens >= 1
-    stream = client.chat.completions.create(model="smollm2-test", messages=messages, max_tokens=8, temperature=0,
-                                            stream=True)
+    stream = client.chat.completions.create(
+        model="smollm2-test", messages=messages, max_tokens=8, temperature=0, stream=True
+    )
     chunks = list(stream)
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert streamed == text  # greedy: the same reply either way
@@ -133,8 +139,11 @@ def test_openai_client_plain_and_streaming(server):
 
 
 def test_stream_ends_with_done(server):
-    with http.stream("POST", server.url + "/v1/chat/completions",
-                      json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "stream": True}) as r:
+    with http.stream(
+        "POST",
+        server.url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "stream": True},
+    ) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in r.iter_lines() if line]
@@ -149,12 +158,22 @@ def test_metrics_parse_with_prometheus_parser(server):
     http.post(server.url + "/v1/commentary", json={"event": ""})
     text = http.get(server.url + "/metrics").text
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    for name in ("suksham_requests", "suksham_errors", "suksham_request_seconds", "suksham_queue_depth",
-                 "suksham_completion_tokens", "suksham_prompt_tokens_per_second",
-                 "suksham_generation_tokens_per_second", "suksham_time_to_first_token_seconds"):
+    for name in (
+        "suksham_requests",
+        "suksham_errors",
+        "suksham_request_seconds",
+        "suksham_queue_depth",
+        "suksham_completion_tokens",
+        "suksham_prompt_tokens_per_second",
+        "suksham_generation_tokens_per_second",
+        "suksham_time_to_first_token_seconds",
+    ):
         assert name in families, name
-    ok = [s for s in families["suksham_requests"].samples
-          if s.labels.get("path") == "/v1/commentary" and s.labels.get("code") == "200"]
+    ok = [
+        s
+        for s in families["suksham_requests"].samples
+        if s.labels.get("path") == "/v1/commentary" and s.labels.get("code") == "200"
+    ]
     assert ok and ok[0].value >= 1
     errors = {s.labels["code"]: s.value for s in families["suksham_errors"].samples if s.name.endswith("_total")}
     assert errors.get("422", 0) >= 1
@@ -181,28 +200,68 @@ BAD = [
     ("event and delivery", "/v1/commentary", {"event": "FOUR", "delivery": DELIVERY}, None, 422),
     ("context without delivery", "/v1/commentary", {"event": "FOUR", "context": {"over": 1}}, None, 422),
     ("delivery is a string", "/v1/commentary", {"delivery": "Starc to Kohli"}, None, 422),
-    ("unknown dismissal kind", "/v1/commentary",
-     {"delivery": {**DELIVERY, "wickets": [{"player_out": "A", "kind": "vanished"}]}}, None, 422),
-    ("negative runs", "/v1/commentary",
-     {"delivery": {**DELIVERY, "runs": {"batter": -4, "extras": 0, "total": -4}}}, None, 422),
-    ("deeply nested", "/v1/commentary", b'{"delivery": ' + b'{"a": ' * 500 + b"1" + b"}" * 501,
-     "application/json", 400),
+    (
+        "unknown dismissal kind",
+        "/v1/commentary",
+        {"delivery": {**DELIVERY, "wickets": [{"player_out": "A", "kind": "vanished"}]}},
+        None,
+        422,
+    ),
+    (
+        "negative runs",
+        "/v1/commentary",
+        {"delivery": {**DELIVERY, "runs": {"batter": -4, "extras": 0, "total": -4}}},
+        None,
+        422,
+    ),
+    (
+        "deeply nested",
+        "/v1/commentary",
+        b'{"delivery": ' + b'{"a": ' * 500 + b"1" + b"}" * 501,
+        "application/json",
+        400,
+    ),
     ("chat without messages", "/v1/chat/completions", {"model": "x"}, None, 422),
     ("chat empty messages", "/v1/chat/completions", {"messages": []}, None, 422),
     ("chat bad role", "/v1/chat/completions", {"messages": [{"role": "wizard", "content": "hi"}]}, None, 422),
     ("chat content number", "/v1/chat/completions", {"messages": [{"role": "user", "content": 5}]}, None, 422),
     ("chat message not object", "/v1/chat/completions", {"messages": ["hi"]}, None, 422),
-    ("chat negative max_tokens", "/v1/chat/completions",
-     {"messages": [{"role": "user", "content": "hi"}], "max_tokens": -5}, None, 422),
-    ("chat zero max_tokens", "/v1/chat/completions",
-     {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}, None, 422),
-    ("chat temperature too high", "/v1/chat/completions",
-     {"messages": [{"role": "user", "content": "hi"}], "temperature": 9}, None, 422),
+    (
+        "chat negative max_tokens",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": -5},
+        None,
+        422,
+    ),
+    (
+        "chat zero max_tokens",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0},
+        None,
+        422,
+    ),
+    (
+        "chat temperature too high",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "hi"}], "temperature": 9},
+        None,
+        422,
+    ),
     ("chat n=3", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "n": 3}, None, 422),
-    ("chat ends with assistant", "/v1/chat/completions",
-     {"messages": [{"role": "assistant", "content": "hi"}]}, None, 422),
-    ("chat prompt beyond context", "/v1/chat/completions",
-     {"messages": [{"role": "user", "content": "cricket " * 900}]}, None, 400),
+    (
+        "chat ends with assistant",
+        "/v1/chat/completions",
+        {"messages": [{"role": "assistant", "content": "hi"}]},
+        None,
+        422,
+    ),
+    (
+        "chat prompt beyond context",
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "cricket " * 900}]},
+        None,
+        400,
+    ),
 ]
 
 
@@ -230,6 +289,7 @@ def test_server_still_answers_after_the_bad_requests(server):
 
 
 # -- auth, queue, loading ------------------------------------------------------------------------------
+
 
 def test_api_key_bearer_and_header(keyed_server):
     url = keyed_server.url + "/v1/commentary"
@@ -317,14 +377,13 @@ def test_a_model_that_fails_to_load_reports_it_on_health(tmp_path):
 
 
 def _drain(sock, seconds):
-    import socket as socket_mod
 
     messages, end = [], time.monotonic() + seconds
     while time.monotonic() < end:
         sock.settimeout(max(0.01, end - time.monotonic()))
         try:
             messages.append(sock.recv(4096).decode())
-        except socket_mod.timeout:
+        except TimeoutError:
             break
     return messages
 

@@ -139,21 +139,40 @@ class Metrics:
         self.registry = r = CollectorRegistry()
         self.requests = Counter("suksham_requests_total", "HTTP requests", ["path", "code"], registry=r)
         self.errors = Counter("suksham_errors_total", "HTTP error responses by status code", ["code"], registry=r)
-        self.latency = Histogram("suksham_request_seconds", "HTTP request latency", ["path"], registry=r,
-                                 buckets=(0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10, 30))
+        self.latency = Histogram(
+            "suksham_request_seconds",
+            "HTTP request latency",
+            ["path"],
+            registry=r,
+            buckets=(0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 2, 5, 10, 30),
+        )
         self.queue_depth = Gauge("suksham_queue_depth", "requests waiting or running in the engine", registry=r)
         self.prompt_tokens = Counter("suksham_prompt_tokens_total", "prompt tokens (rendered)", registry=r)
-        self.prompt_eval_tokens = Counter("suksham_prompt_eval_tokens_total",
-                                          "prompt tokens evaluated (the rest came from the KV cache)", registry=r)
+        self.prompt_eval_tokens = Counter(
+            "suksham_prompt_eval_tokens_total", "prompt tokens evaluated (the rest came from the KV cache)", registry=r
+        )
         self.completion_tokens = Counter("suksham_completion_tokens_total", "generated tokens", registry=r)
-        self.prompt_tps = Histogram("suksham_prompt_tokens_per_second", "prompt evaluation speed", registry=r,
-                                    buckets=(10, 25, 50, 100, 200, 400, 800, 1600, 3200))
-        self.generation_tps = Histogram("suksham_generation_tokens_per_second", "generation speed", registry=r,
-                                        buckets=(2, 5, 10, 20, 40, 80, 160, 320))
-        self.ttft = Histogram("suksham_time_to_first_token_seconds", "time to first token", registry=r,
-                              buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5))
-        self.guarded = Counter("suksham_guarded_replies_total",
-                               "commentary replies replaced because they broke the manner", registry=r)
+        self.prompt_tps = Histogram(
+            "suksham_prompt_tokens_per_second",
+            "prompt evaluation speed",
+            registry=r,
+            buckets=(10, 25, 50, 100, 200, 400, 800, 1600, 3200),
+        )
+        self.generation_tps = Histogram(
+            "suksham_generation_tokens_per_second",
+            "generation speed",
+            registry=r,
+            buckets=(2, 5, 10, 20, 40, 80, 160, 320),
+        )
+        self.ttft = Histogram(
+            "suksham_time_to_first_token_seconds",
+            "time to first token",
+            registry=r,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5),
+        )
+        self.guarded = Counter(
+            "suksham_guarded_replies_total", "commentary replies replaced because they broke the manner", registry=r
+        )
 
     def observe_request(self, path: str, code: int, seconds: float):
         self.requests.labels(path=path, code=str(code)).inc()

@@ -1,0 +1,117 @@
+"""The release gate: does an evaluation report meet the config's thresholds? And the names of the models it compares.
+
+Works on the plain `report` dict that `builder.eval.run` writes as eval.json, so a report can be re-gated
+without running any model.
+"""
+
+from __future__ import annotations
+
+SERVED = "q4_k_m"  # the model the bundle ships: its own replies, prompted as /v1/commentary prompts it
+GUARDED = "q4_k_m+guard"  # what /v1/commentary returns: SERVED's replies after the server's manner guard
+FEW_SHOT_BASE = "base-few-shot"  # the base prompted as Benaud, with examples, on the event's words
+FEW_SHOT_READER = "base-few-shot+reader"  # the same, plus the reader's "Outcome: ..." line as served
+SIXTEEN_BIT = "merged-16bit"
+MIN_SPOKEN_FOR_DISTINCT = 20  # below this the distinct share is noise (tiny test builds)
+
+
+def gate(report: dict, t) -> dict:
+    """Judge the served model against thresholds `t` (config eval.thresholds); never raises.
+
+    Returns {"passed", "failures", "checks"}; each failure names the metric, its value and the
+    threshold. A check whose inputs were not measured is listed as skipped, not passed.
+    """
+    models = report.get("models", {})
+    # The manner and consistency checks judge what a listener gets from /v1/commentary (the model's
+    # reply after the server's guard); the model itself is held to the guard share, the margin over
+    # the prompted base and the quantization agreement, all measured before the guard.
+    served = (models.get(GUARDED) or models.get(SERVED, {})).get("metrics", {})
+    subject = GUARDED if GUARDED in models else SERVED
+    checks = []
+
+    def check(metric: str, value, op: str, threshold: float, why_missing: str = ""):
+        if value is None:
+            checks.append(
+                {
+                    "metric": metric,
+                    "value": None,
+                    "op": op,
+                    "threshold": threshold,
+                    "passed": None,
+                    "skipped": why_missing or "not measured",
+                }
+            )
+            return
+        ok = value >= threshold if op == ">=" else value <= threshold
+        checks.append({"metric": metric, "value": value, "op": op, "threshold": threshold, "passed": ok})
+
+    if not served:
+        checks.append(
+            {
+                "metric": f"{subject} replies",
+                "value": None,
+                "op": "exists",
+                "threshold": None,
+                "passed": False,
+                "skipped": None,
+            }
+        )
+    allm, hand = served.get("all", {}), served.get("handwritten", {})
+    check(f"{subject} share of replies <= 5 words", allm.get("within_words"), ">=", t.max_words_share)
+    check(f"{subject} exclamation rate", allm.get("exclamation_rate"), "<=", t.exclamation_rate)
+    check(f"{subject} contradiction rate", allm.get("contradiction_rate"), "<=", t.contradiction_rate)
+    check(f"{subject} fit rate on the hand-written set", hand.get("fit_rate"), ">=", t.handwritten_fit)
+    enough = (allm.get("n_spoken") or 0) >= MIN_SPOKEN_FOR_DISTINCT
+    check(
+        f"{subject} distinct share of spoken replies",
+        allm.get("distinct_share") if enough else None,
+        ">=",
+        t.min_distinct_share,
+        f"fewer than {MIN_SPOKEN_FOR_DISTINCT} spoken replies",
+    )
+    check(
+        f"{SERVED} share of replies the guard replaces",
+        models.get(SERVED, {}).get("guarded_share"),
+        "<=",
+        t.max_guarded_share,
+        "the guard share was not measured",
+    )
+    model_all = models.get(SERVED, {}).get("metrics", {}).get("all", {})
+    ours = model_all.get("composite")
+    kind = getattr(t, "composite_margin_kind", "absolute")
+    for base_name, label, threshold, gap in (
+        (FEW_SHOT_BASE, "few-shot base", t.composite_margin_over_fewshot, kind == "gap"),
+        (FEW_SHOT_READER, "reader-helped few-shot base", getattr(t, "composite_gap_over_reader_base", None), True),
+    ):
+        if threshold is None or (base_name == FEW_SHOT_READER and base_name not in models):
+            continue  # an eval.json from before the reader-helped base was compared
+        theirs = models.get(base_name, {}).get("metrics", {}).get("all", {}).get("composite")
+        margin = None
+        if ours is not None and theirs is not None:
+            if gap:  # share of what the prompted base leaves to gain
+                margin = (ours - theirs) / (1 - theirs) if theirs < 1 else None
+            else:
+                margin = ours - theirs
+        what = f"share of the {label}'s composite gap closed" if gap else f"composite minus {label} composite"
+        check(
+            f"{SERVED} {what}",
+            margin,
+            ">=",
+            threshold,
+            f"no {label} was evaluated" if theirs is None else f"the {label} is already perfect",
+        )
+    if getattr(t, "q4_agreement_kind", "exact") == "tie-aware":
+        agree = models.get(SERVED, {}).get("agreement_tie_aware")
+        what = "agreement with the 16-bit model (equal, or a near tie for the 16-bit model)"
+    else:
+        agree, what = models.get(SERVED, {}).get("agreement_with_16bit"), "greedy agreement with the 16-bit model"
+    check(
+        f"{SERVED} {what}", agree, ">=", t.q4_agreement, "no 16-bit model was available (tie-aware needs the F16 GGUF)"
+    )
+    failures = []
+    for c in checks:
+        if c["passed"] is False:
+            if c["value"] is None:
+                failures.append(f"{c['metric']}: missing (the model produced no replies)")
+            else:
+                failures.append(f"{c['metric']} = {c['value']:.3f}, threshold {c['op']} {c['threshold']}")
+    return {"passed": not failures, "failures": failures, "checks": checks}

@@ -1,0 +1,77 @@
+"""The guard: a last check of the manner on the model's reply, and plain lines to fall back on.
+
+The tuned model carries the manner; the guard is a safety net for a 135M model. A reply that
+breaks the manner (more than five words, an exclamation mark, a banned phrase, silence on a
+wicket, a contradiction of the event as read) is replaced by a plain, always-true line for the
+event's class. Standard library only; the server and the evaluation share it.
+"""
+
+from __future__ import annotations
+
+from device.commentary import manner
+from device.commentary.events import Canonical
+
+# Plain, always-true lines for when the model's own reply cannot be used. Indexed by the
+# canonical outcome; a wicket uses its dismissal kind where one is known.
+SAFE_LINES = {
+    "dot": "",
+    "runs": "",
+    "four": "Four.",
+    "six": "Six.",
+    "dropped": "Put down.",
+    "wide": "Wide.",
+    "noball": "No ball.",
+    "byes": "Byes.",
+    "legbyes": "Leg byes.",
+    "unclear": "",
+}
+SAFE_WICKET_LINES = {
+    "bowled": "Bowled him.",
+    "lbw": "Plumb.",
+    "caught": "Caught.",
+    "caught and bowled": "Caught and bowled.",
+    "stumped": "Stumped.",
+    "run out": "Run out.",
+    "retired hurt": "Retired hurt.",
+    "retired not out": "Retired.",
+}
+SAFE_WICKET_DEFAULT = "That's out."
+
+
+def clean_reply(raw: str) -> str:
+    """First line of the reply, without wrapping quotes or stray whitespace."""
+    line = raw.strip().splitlines()[0].strip() if raw.strip() else ""
+    if len(line) >= 2 and line[0] in "\"'“‘" and line[-1] in "\"'”’":
+        line = line[1:-1].strip()
+    return line
+
+
+def safe_line(event: Canonical) -> str:
+    if event.outcome == "wicket":
+        return SAFE_WICKET_LINES.get(event.dismissal or "", SAFE_WICKET_DEFAULT)
+    if event.milestone:
+        return "Well played."
+    if event.day_start:
+        return "Morning, everyone."
+    return SAFE_LINES.get(event.outcome, "")
+
+
+def problems_with(reply: str, event: Canonical, event_text: str | None = None) -> list[str]:
+    """Everything wrong with a reply: the manner checks, plus "unfit" when it is no apt reaction."""
+    problems = manner.check_reply(reply, event, event_text=event_text)
+    if not manner.fits(reply, event):
+        problems.append("unfit")
+    return problems
+
+
+def guard(raw: str, event: Canonical, event_text: str | None = None) -> tuple[str, list[str]]:
+    """The reply to send and the problems found in the model's own reply."""
+    reply = clean_reply(raw)
+    problems = problems_with(reply, event, event_text)
+    if not problems:
+        return reply, []
+    fallback = safe_line(event)
+    # The fallback must itself pass; silence is the last resort for anything but a wicket.
+    if problems_with(fallback, event, event_text):
+        fallback = SAFE_WICKET_DEFAULT if event.outcome == "wicket" else ""
+    return fallback, problems

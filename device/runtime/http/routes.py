@@ -1,0 +1,70 @@
+"""Our own routes: /health, /metrics, /v1/models and /v1/commentary (the Benaud line for one ball)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from device.commentary.delivery import read_event
+from device.runtime.http.api import CommentaryRequest
+from device.runtime.http.state import Server
+from device.settings import RETRY_AFTER_S
+
+
+def router(server: Server) -> APIRouter:
+    r = APIRouter()
+    settings, metrics = server.settings, server.metrics
+
+    @r.get("/health")
+    async def health():
+        if server.commentator is not None:
+            return {
+                "status": "ok",
+                "model": settings.model_id,
+                "verified": settings.verified,
+                "queue_depth": server.worker.depth,
+            }
+        status = "error" if server.error else "loading"
+        return JSONResponse(
+            {"status": status, "detail": server.error}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+        )
+
+    @r.get("/metrics")
+    async def metrics_endpoint(request: Request):
+        server.authorize(request)
+        metrics.queue_depth.set(server.worker.depth)
+        return PlainTextResponse(metrics.render(), media_type=metrics.content_type)
+
+    @r.get("/v1/models")
+    async def models(request: Request):
+        server.authorize(request)
+        return {
+            "object": "list",
+            "data": [{"id": settings.model_id, "object": "model", "created": 0, "owned_by": "suksham-benaud"}],
+        }
+
+    @r.post("/v1/commentary")
+    async def commentary(request: Request):
+        server.authorize(request)
+        req = await server.read_json(request, CommentaryRequest)
+        commentator = server.ready_commentator()
+        # Read once, here: bad input is a 422 before it queues, and the worker reuses the reading.
+        event = read_event(text=req.event, delivery=req.delivery, context=req.context)
+        result = await server.run_job(
+            lambda deadline: commentator.comment(
+                text=req.event, delivery=req.delivery, context=req.context, deadline=deadline, event=event
+            )
+        )
+        metrics.observe_completion(result.completion)
+        if result.guarded:
+            metrics.guarded.inc()
+        return {
+            "text": result.text,
+            "silent": result.silent,
+            "latency_ms": round(result.latency_ms, 1),
+            "tokens": result.completion.completion_tokens,
+            "outcome": result.event.outcome,
+            "guarded": result.guarded,
+        }
+
+    return r
