@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from device.commentary.delivery import read_event
 from device.runtime.http.api import CommentaryRequest
 from device.runtime.http.state import Server
 from device.settings import RETRY_AFTER_S
@@ -47,24 +46,6 @@ def router(server: Server) -> APIRouter:
     async def commentary(request: Request):
         server.authorize(request)
         req = await server.read_json(request, CommentaryRequest)
-        commentator = server.ready_commentator()
-        # Read once, here: bad input is a 422 before it queues, and the worker reuses the reading.
-        event = read_event(text=req.event, delivery=req.delivery, context=req.context)
-        result = await server.run_job(
-            lambda deadline: commentator.comment(
-                text=req.event, delivery=req.delivery, context=req.context, deadline=deadline, event=event
-            )
-        )
-        metrics.observe_completion(result.completion)
-        if result.guarded:
-            metrics.guarded.inc()
-        return {
-            "text": result.text,
-            "silent": result.silent,
-            "latency_ms": round(result.latency_ms, 1),
-            "tokens": result.completion.completion_tokens,
-            "outcome": result.event.outcome,
-            "guarded": result.guarded,
-        }
+        return await server.commentary_reply(text=req.event, delivery=req.delivery, context=req.context)
 
     return r

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fastapi import Request
 
+from device.commentary.delivery import read_event
 from device.commentary.events import EventError
 from device.runtime.engine import DeadlineExceeded, Engine, EngineError, EngineSettings
 from device.runtime.http.api import ApiError, Metrics, check_depth, validation_message
@@ -161,6 +162,29 @@ class Server:
         if self.commentator is None:
             raise ApiError(503, self.error or "the model is still loading", "server_busy", "loading")
         return self.commentator
+
+    async def commentary_reply(self, *, text=None, delivery=None, context=None) -> dict:
+        """The `/v1/commentary` reply for one event: what every route that comments returns (ours, the
+        match feed, Ollama's). Bad input raises EventError (a 422) before anything queues."""
+        commentator = self.ready_commentator()
+        # Read once, here: bad input is a 422 before it queues, and the worker reuses the reading.
+        event = read_event(text=text, delivery=delivery, context=context)
+        result = await self.run_job(
+            lambda deadline: commentator.comment(
+                text=text, delivery=delivery, context=context, deadline=deadline, event=event
+            )
+        )
+        self.metrics.observe_completion(result.completion)
+        if result.guarded:
+            self.metrics.guarded.inc()
+        return {
+            "text": result.text,
+            "silent": result.silent,
+            "latency_ms": round(result.latency_ms, 1),
+            "tokens": result.completion.completion_tokens,
+            "outcome": result.event.outcome,
+            "guarded": result.guarded,
+        }
 
     async def run_job(self, fn):
         timeout = self.settings.request_timeout
