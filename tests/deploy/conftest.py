@@ -37,8 +37,15 @@ class PlayResult:
     output: str
 
     def recap(self) -> dict:
-        found = {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "unreachable": int(m.group(4)),
-                              "failed": int(m.group(5))} for m in RECAP.finditer(self.output)}
+        found = {
+            m.group(1): {
+                "ok": int(m.group(2)),
+                "changed": int(m.group(3)),
+                "unreachable": int(m.group(4)),
+                "failed": int(m.group(5)),
+            }
+            for m in RECAP.finditer(self.output)
+        }
         if not found:
             raise AssertionError(f"no PLAY RECAP in the output:\n{self.output[-3000:]}")
         return found
@@ -85,14 +92,16 @@ def wheelhouse(e2e_ready) -> Path:
     # The project's own wheel is rebuilt every run so the host gets the code under test.
     for old in folder.glob("suksham_benaud-*.whl"):
         old.unlink()
-    subprocess.run([tool("pip"), "wheel", "-q", "--no-deps", "--no-build-isolation", str(REPO), "-w", str(folder)],
-                   check=True)
+    subprocess.run(
+        [tool("pip"), "wheel", "-q", "--no-deps", "--no-build-isolation", str(REPO), "-w", str(folder)], check=True
+    )
     return folder
 
 
-def _seal(folder: Path, gguf_source: Path | None, fields: dict, gguf_bytes: bytes | None = None,
-          modelfile_extra: str = "") -> Path:
-    from device.bundle import GGUF_NAME, write_manifest
+def _seal(
+    folder: Path, gguf_source: Path | None, fields: dict, gguf_bytes: bytes | None = None, modelfile_extra: str = ""
+) -> Path:
+    from device.runtime.bundle import GGUF_NAME, write_manifest
 
     folder.mkdir(parents=True)
     if gguf_bytes is not None:
@@ -107,7 +116,7 @@ def _seal(folder: Path, gguf_source: Path | None, fields: dict, gguf_bytes: byte
 @pytest.fixture(scope="session")
 def bundles(e2e_dir) -> dict[str, Path]:
     """v1 and v2 (good), corrupt (GGUF changed after sealing), broken (sealed, but not a model)."""
-    from device.models import smollm2_gguf_path
+    from device.runtime.models import smollm2_gguf_path
 
     gguf = smollm2_gguf_path()
     root = e2e_dir / "bundles"
@@ -145,13 +154,22 @@ def e2e_budget(e2e_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
-    """Run an ansible playbook against the test host: playbook("site.yml", bundle_src=...)."""
+    """Run an ansible playbook against the test host: playbook("site.yml", bundle_src=...).
+
+    `ansible_dir=` runs another checkout's playbook (the upgrade test); `playbook.start(...)` runs one
+    in the background and returns (Popen, log path)."""
     work = e2e_dir / "ansible"
     work.mkdir(exist_ok=True)
     inventory = testhost.inventory(work / "inventory.ini")
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"), ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ANSIBLE_DIR / "ansible.cfg"),
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+        PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+    )
     base_vars = {
         "runtime_wheelhouse_src": str(wheelhouse),
         "runtime_offline": True,
@@ -166,24 +184,49 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
         "verify_budget_check_fatal": False,
     }
 
-    def run(name: str = "site.yml", args: tuple = (), **extra) -> PlayResult:
+    def command(name: str, args: tuple, extra: dict) -> list[str]:
         import json
-        import time
 
         varfile = work / f"vars-{len(list(work.glob('vars-*')))}.json"
-        varfile.write_text(json.dumps({**base_vars, **{k: str(v) if isinstance(v, Path) else v
-                                                      for k, v in extra.items()}}))
+        varfile.write_text(
+            json.dumps({**base_vars, **{k: str(v) if isinstance(v, Path) else v for k, v in extra.items()}})
+        )
+        return [tool("ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / name), "-e", f"@{varfile}", *args]
+
+    def run(name: str = "site.yml", args: tuple = (), ansible_dir: Path = ANSIBLE_DIR, **extra) -> PlayResult:
+        import time
+
+        cmd = command(name, args, extra)
+        cmd[3] = str(ansible_dir / name)
         start = time.monotonic()
-        proc = subprocess.run([tool("ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / name),
-                               "-e", f"@{varfile}", *args], cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True,
-                              timeout=900)
+        run_env = dict(env, ANSIBLE_CONFIG=str(ansible_dir / "ansible.cfg"))  # another checkout's own roles
+        proc = subprocess.run(cmd, cwd=ansible_dir, env=run_env, capture_output=True, text=True, timeout=900)
         result = PlayResult(proc.returncode, proc.stdout + proc.stderr)
         if proc.returncode != 0:  # the device's side of the story, for the assertion message
             journal = testhost.ssh("journalctl -u suksham-benaud --no-pager -n 40", check=False).stdout
             result.output += f"\n--- journalctl -u suksham-benaud (test host) ---\n{journal}"
-        (work / f"{varfile.stem}.log").write_text(result.output)
-        print(f"ansible-playbook {name} {extra.get('bundle_src', '')}: rc {proc.returncode}, "
-              f"{time.monotonic() - start:.0f} s")
+        (work / f"{Path(cmd[5][1:]).stem}.log").write_text(result.output)
+        print(
+            f"ansible-playbook {name} {extra.get('bundle_src', '')}: rc {proc.returncode}, "
+            f"{time.monotonic() - start:.0f} s"
+        )
         return result
 
+    def start(name: str = "site.yml", **extra) -> tuple[subprocess.Popen, Path]:
+        """The same playbook run in the background (for a test that cuts the power in its middle)."""
+        cmd = command(name, (), extra)
+        log = work / f"{Path(cmd[5][1:]).stem}.log"
+        with open(log, "w") as out:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=ANSIBLE_DIR,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return proc, log
+
+    run.start = start
     return run

@@ -19,4 +19,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
     debootstrap systemd-container systemd rsync openssh-client iproute2 util-linux \
     mtools dosfstools fdisk xz-utils e2fsprogs
+# tests/arm64: qemu-user with the Cortex-A76 model, binfmt for debootstrap --arch=arm64, and the cross
+# toolchain for the Pi 5 llama-cpp-python wheel (built once, then cached in ~/.cache/suksham).
+apt-get install -y -q --no-install-recommends qemu-user-static binfmt-support gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
 "$(dirname "$0")/build_rootfs.sh" "${SUKSHAM_E2E_CACHE:-/var/cache/suksham-e2e}/rootfs"

@@ -1,6 +1,6 @@
 """The playbooks: ansible-lint (production profile), --syntax-check, the example inventory, role rules.
 
-    .venv/bin/pytest -q tests/deploy/test_ansible.py
+.venv/bin/pytest -q tests/deploy/test_ansible.py
 """
 
 from __future__ import annotations
@@ -92,8 +92,13 @@ def test_lint_would_catch_a_bad_task(tmp_path: Path):
     """ansible-lint really checks: a task without a name using a short module name fails the profile."""
     bad = tmp_path / "bad.yml"
     bad.write_text("---\n- hosts: all\n  tasks:\n    - shell: echo hi\n")
-    proc = subprocess.run([tool("ansible-lint"), "--profile", "production", "--offline", str(bad)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [tool("ansible-lint"), "--profile", "production", "--offline", str(bad)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
 
 

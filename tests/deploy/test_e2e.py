@@ -2,23 +2,50 @@
 
 The host runs under systemd-nspawn and is reached only at 10.231.0.2 over its veth link
 (tests/deploy/testhost.py). Needs root; skipped loudly elsewhere. Tests run in file order and
-share one host: converge, idempotence, serving, crash and hang recovery, then updates.
+share one host: provisioned by the playbook as it was before releases, upgraded by today's,
+idempotence, serving, crash and hang recovery, updates and rollbacks, a power cut in the middle of
+a switch, and idle connections.
 
     sudo .venv/bin/pytest -m e2e tests/deploy/test_e2e.py -x -q
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
+import resource
+import shutil
+import signal
+import socket
 import subprocess
+import threading
 import time
+import zipfile
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.deploy.testhost import GUEST_ADDR
+from tests.deploy.testhost import GUEST_ADDR, REPO
 
 pytestmark = pytest.mark.e2e
 URL = f"http://{GUEST_ADDR}:8222"
+EVENT = {"event": "Starc to Kohli, FOUR, driven through cover"}
+# The last commit whose playbook installed the venv in place, with no releases: the upgrade's start.
+BEFORE_RELEASES = "ea1162c7ae529603802550e4d9afa742fd157e06"
+# That playbook's verifier imported device.bundle; the package has moved since (same function).
+VERIFY_EITHER = """import sys
+try:
+    from device.runtime.bundle import BundleError, verify_bundle
+except ImportError:
+    from device.bundle import BundleError, verify_bundle
+try:
+    verify_bundle(sys.argv[1])
+except BundleError as exc:
+    sys.exit(f"refused: {exc}")
+print("verified", sys.argv[1])
+"""
 
 
 def wait_healthy(timeout: float = 90) -> float:
@@ -40,7 +67,11 @@ def wait_new_pid(host, old: int, timeout: float) -> tuple[int, float]:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         pid = host.main_pid()
-        if pid and pid != old and host.ssh("systemctl is-active suksham-benaud", check=False).stdout.strip() == "active":
+        if (
+            pid
+            and pid != old
+            and host.ssh("systemctl is-active suksham-benaud", check=False).stdout.strip() == "active"
+        ):
             return pid, time.monotonic() - start
         time.sleep(0.25)
     status = host.ssh("systemctl status suksham-benaud --no-pager -n 20", check=False).stdout
@@ -55,10 +86,96 @@ def api_key(host) -> str:
     return host.ssh("cat /etc/suksham/api-key").stdout.strip()
 
 
+def commentary(host, timeout: float = 60) -> httpx.Response:
+    return httpx.post(
+        f"{URL}/v1/commentary", json=EVENT, timeout=timeout, headers={"Authorization": f"Bearer {api_key(host)}"}
+    )
+
+
+def restarts(host) -> int:
+    return int(host.ssh("systemctl show -p NRestarts --value suksham-benaud").stdout.strip() or 0)
+
+
+class HealthWatch:
+    """GET /health every 0.5 s in a thread; `longest_gap` is the longest stretch without a 200."""
+
+    def __init__(self):
+        self.samples: list[tuple[float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                ok = httpx.get(f"{URL}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            self.samples.append((time.monotonic(), ok))
+            self._stop.wait(0.5)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def longest_gap(self) -> float:
+        gap, since = 0.0, None
+        for when, ok in self.samples:
+            if not ok and since is None:
+                since = when
+            elif ok and since is not None:
+                gap, since = max(gap, when - since), None
+        return max(gap, self.samples[-1][0] - since) if since is not None else gap
+
+
 @pytest.fixture(scope="module")
-def converged(playbook, bundles):
-    first = playbook(bundle_src=bundles["v1"], verify_budget_check=True)
+def legacy_ansible(e2e_dir) -> Path:
+    """ansible/ as it was before releases (from git), to provision the host the way existing Pis were."""
+    if (
+        shutil.which("git") is None
+        or subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", BEFORE_RELEASES], capture_output=True).returncode
+        != 0
+    ):
+        pytest.skip(
+            f"the upgrade test needs the repo's history (commit {BEFORE_RELEASES[:12]}); a shallow clone lacks it"
+        )
+    folder = e2e_dir / "legacy"
+    folder.mkdir(exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", BEFORE_RELEASES, "ansible"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "ansible"
+
+
+@pytest.fixture(scope="module")
+def converged(playbook, bundles, legacy_ansible, testhost):
+    legacy = playbook(
+        ansible_dir=legacy_ansible,
+        bundle_src=bundles["v1"],
+        bundle_verify_code=VERIFY_EITHER,
+        bundle_controller_pythonpath=str(REPO),
+    )
+    assert legacy.returncode == 0, legacy.output[-6000:]
+    assert testhost.ssh("test -d /opt/suksham/venv -a ! -L /opt/suksham/venv", check=False).returncode == 0
+    before = current_target(testhost)
+    wait_healthy()
+    # A Pi set up by that playbook moves to releases with a normal run of today's.
+    with HealthWatch() as watch:
+        first = playbook(bundle_src=bundles["v1"], verify_budget_check=True)
     assert first.returncode == 0, first.output[-6000:]
+    print(f"upgrade to releases: longest /health gap {watch.longest_gap():.1f} s over {len(watch.samples)} probes")
+    assert watch.samples[-1][1], "not serving at the end of the upgrade"
+    # A restart (unit change, then the new venv) is a gap of a few seconds, never an outage.
+    assert watch.longest_gap() < 30
+    assert current_target(testhost) == before
+    venv = testhost.ssh("readlink /opt/suksham/venv").stdout.strip()
+    assert venv.startswith("/opt/suksham/releases/venv-") and venv != "/opt/suksham/releases/venv-legacy"
+    proven = testhost.ssh("cat /opt/suksham/releases/proven").stdout.splitlines()
+    assert proven == [f"/opt/suksham/releases/venv-legacy {before}", f"{venv} {before}"], proven
     # `suksham check` ran against the Pi budget; on this x86 host its verdict is reported, not enforced.
     assert "Check the bundle against the Pi's budget" in first.output and "max_rss_mb" in first.output
     return first
@@ -76,9 +193,14 @@ def test_playbook_converges_then_a_second_run_changes_nothing(converged, playboo
 def test_service_is_active_hardened_and_answers_over_veth(converged, testhost):
     assert testhost.ssh("systemctl is-active suksham-benaud").stdout.strip() == "active"
     assert testhost.ssh("systemctl is-enabled suksham-bench.timer").stdout.strip() == "enabled"
-    props = testhost.ssh("systemctl show suksham-benaud -p User -p Type -p WatchdogUSec -p MemoryMax "
-                         "-p MemoryDenyWriteExecute -p NRestarts").stdout
+    props = testhost.ssh(
+        "systemctl show suksham-benaud -p User -p Type -p WatchdogUSec -p MemoryMax "
+        "-p MemoryDenyWriteExecute -p NRestarts -p LimitNOFILE -p LimitNOFILESoft"
+    ).stdout
     assert "User=suksham" in props and "Type=notify" in props and "WatchdogUSec=15s" in props, props
+    assert "LimitNOFILE=8192" in props and "LimitNOFILESoft=8192" in props, props
+    limits = testhost.ssh(f"grep 'Max open files' /proc/{testhost.main_pid()}/limits").stdout.split()
+    assert limits[3:5] == ["8192", "8192"], limits
     # The finding recorded in ansible/README.md: llama-cpp-python (ctypes callbacks) loads and answers
     # with MemoryDenyWriteExecute=yes on Debian bookworm.
     assert "MemoryDenyWriteExecute=yes" in props, props
@@ -88,8 +210,9 @@ def test_service_is_active_hardened_and_answers_over_veth(converged, testhost):
     assert httpx.get(f"{URL}/health", timeout=5).status_code == 200
     event = {"event": "Starc to Kohli, FOUR, driven through cover"}
     assert httpx.post(f"{URL}/v1/commentary", json=event, timeout=30).status_code == 401
-    reply = httpx.post(f"{URL}/v1/commentary", json=event, timeout=60,
-                       headers={"Authorization": f"Bearer {api_key(testhost)}"})
+    reply = httpx.post(
+        f"{URL}/v1/commentary", json=event, timeout=60, headers={"Authorization": f"Bearer {api_key(testhost)}"}
+    )
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert isinstance(body["text"], str) and isinstance(body["silent"], bool)
@@ -98,10 +221,13 @@ def test_service_is_active_hardened_and_answers_over_veth(converged, testhost):
 
 def test_memory_deny_write_execute_is_enforced_on_the_test_host(testhost):
     """So that "the service answers with MemoryDenyWriteExecute=yes" means something here."""
-    wx = ("import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC); "
-          "print('W+X mapping allowed')")
-    blocked = testhost.ssh(f'systemd-run --quiet --wait --pipe -p MemoryDenyWriteExecute=yes python3 -c "{wx}"',
-                           check=False)
+    wx = (
+        "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC); "
+        "print('W+X mapping allowed')"
+    )
+    blocked = testhost.ssh(
+        f'systemd-run --quiet --wait --pipe -p MemoryDenyWriteExecute=yes python3 -c "{wx}"', check=False
+    )
     allowed = testhost.ssh(f'systemd-run --quiet --wait --pipe python3 -c "{wx}"', check=False)
     assert allowed.returncode == 0 and "W+X mapping allowed" in allowed.stdout, allowed
     assert blocked.returncode != 0 and "W+X mapping allowed" not in blocked.stdout, blocked
@@ -135,8 +261,10 @@ def test_the_hardened_bench_service_writes_a_report(converged, testhost):
     assert run.returncode == 0, journal
     listing = testhost.ssh("ls /var/lib/suksham-bench/latest").stdout.split()
     assert {"report.json", "report.md", "report.html"} <= set(listing), listing
-    assert testhost.ssh("systemctl show suksham-bench -p MemoryDenyWriteExecute").stdout.strip() == \
-        "MemoryDenyWriteExecute=yes"
+    assert (
+        testhost.ssh("systemctl show suksham-bench -p MemoryDenyWriteExecute").stdout.strip()
+        == "MemoryDenyWriteExecute=yes"
+    )
 
 
 def test_an_update_switches_current_and_serves_the_new_bundle(converged, playbook, bundles, testhost):
@@ -148,6 +276,19 @@ def test_an_update_switches_current_and_serves_the_new_bundle(converged, playboo
     manifest = testhost.ssh("cat /opt/suksham/current/manifest.json").stdout
     assert '"release": "e2e-v2"' in manifest
     wait_healthy()
+
+
+def test_reusing_a_bundle_version_for_other_content_is_refused(converged, playbook, bundles, testhost):
+    serving = current_target(testhost)
+    pid = testhost.main_pid()
+    run = playbook(bundle_src=bundles["v1"], bundle_version=Path(serving).name)
+    assert run.returncode != 0
+    assert f"REFUSED: release {Path(serving).name} on this device already holds another bundle" in run.output, (
+        run.output[-4000:]
+    )
+    assert current_target(testhost) == serving and testhost.main_pid() == pid
+    assert '"release": "e2e-v2"' in testhost.ssh(f"cat {serving}/manifest.json").stdout
+    testhost.ssh(f"/usr/local/sbin/suksham-release verify-bundle {serving}")
 
 
 def test_a_corrupted_bundle_is_refused_and_the_previous_keeps_serving(converged, playbook, bundles, testhost):
@@ -162,10 +303,16 @@ def test_a_corrupted_bundle_is_refused_and_the_previous_keeps_serving(converged,
     # It never reached the device: the controller refused it before copying.
     assert testhost.ssh("grep -l e2e-corrupt /opt/suksham/bundles/*/manifest.json", check=False).returncode != 0
     # The server itself refuses it too, should anyone copy it there by hand.
-    subprocess.run(["scp", "-q", "-r", *testhost.ssh_args(), str(bundles["corrupt"]), f"root@{GUEST_ADDR}:/srv/"],
-                   check=True, timeout=120)
-    direct = testhost.ssh("chmod -R a+rX /srv/corrupt && runuser -u suksham -- /opt/suksham/venv/bin/suksham serve "
-                          "--bundle /srv/corrupt --port 8299", check=False)
+    subprocess.run(
+        ["scp", "-q", "-r", *testhost.ssh_args(), str(bundles["corrupt"]), f"root@{GUEST_ADDR}:/srv/"],
+        check=True,
+        timeout=120,
+    )
+    direct = testhost.ssh(
+        "chmod -R a+rX /srv/corrupt && runuser -u suksham -- /opt/suksham/venv/bin/suksham serve "
+        "--bundle /srv/corrupt --port 8299",
+        check=False,
+    )
     assert direct.returncode != 0 and "sha256" in direct.stderr, direct
 
 
@@ -176,9 +323,138 @@ def test_a_bundle_that_fails_its_health_check_is_rolled_back(converged, playbook
     assert "Rolled back to " + serving in run.output, run.output[-4000:]
     assert current_target(testhost) == serving
     wait_healthy()
+    # The failed release is pruned from the card; only proven releases stay.
+    assert testhost.ssh("grep -l e2e-broken /opt/suksham/bundles/*/manifest.json", check=False).returncode != 0
+
+
+def test_a_bad_wheel_is_rolled_back_to_the_previous_venv(converged, playbook, bundles, testhost, wheelhouse, e2e_dir):
+    """A wheel that installs and says --version, but whose server never starts: the venv goes back too."""
+    bad = e2e_dir / "wheelhouse-bad"
+    shutil.rmtree(bad, ignore_errors=True)
+    shutil.copytree(wheelhouse, bad)
+    (wheel,) = bad.glob("suksham_benaud-*.whl")
+    break_wheel(wheel)
+    venv, serving = testhost.ssh("readlink /opt/suksham/venv").stdout.strip(), current_target(testhost)
+    run = playbook(
+        bundle_src=bundles["v2"], runtime_wheelhouse_src=bad, bundle_health_retries=15, bundle_health_delay=1
+    )
+    assert run.returncode != 0
+    assert "Rolled back to " + serving in run.output, run.output[-4000:]
+    assert testhost.ssh("readlink /opt/suksham/venv").stdout.strip() == venv
+    assert current_target(testhost) == serving
+    wait_healthy()
+    assert commentary(testhost).status_code == 200
+    assert testhost.ssh("ls -d /opt/suksham/releases/venv-*/ | wc -l").stdout.strip() in ("2", "3")
+
+
+def break_wheel(wheel: Path) -> None:
+    """Rewrite `wheel` so that `suksham serve` exits at once (RECORD updated, so pip installs it)."""
+    patch = b'\nimport sys\nif "serve" in sys.argv:\n    raise SystemExit("e2e: a deliberately broken wheel")\n'
+    tmp = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        record_name = next(n for n in src.namelist() if n.endswith(".dist-info/RECORD"))
+        files = {n: src.read(n) for n in src.namelist() if n != record_name}
+        files["device/__init__.py"] = files["device/__init__.py"] + patch
+        rows = []
+        for name, data in files.items():
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            rows.append(f"{name},sha256={digest},{len(data)}")
+            dst.writestr(name, data)
+        dst.writestr(record_name, "\n".join(rows + [f"{record_name},,"]) + "\n")
+    tmp.replace(wheel)
 
 
 def test_the_watchdog_fired_only_for_the_stopped_process(converged, testhost):
     """A healthy service is never killed by its own watchdog (only the kill -STOP above may be)."""
     journal = testhost.ssh("journalctl -u suksham-benaud --no-pager").stdout
     assert journal.count("Watchdog timeout") == 1, journal[-4000:]
+
+
+def test_a_power_cut_in_the_middle_of_a_switch_boots_into_a_proven_release(converged, playbook, bundles, testhost):
+    wait_healthy()
+    serving = current_target(testhost)
+    # The play waits, with both links switched and nothing proven yet, until this file appears.
+    proc, log = playbook.start(bundle_src=bundles["v1"], bundle_test_pause_file="/run/suksham-e2e-go")
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            pending = testhost.ssh("cat /opt/suksham/releases/pending", check=False).stdout.split()
+            if len(pending) == 3 and current_target(testhost) == pending[2]:
+                break
+            assert proc.poll() is None, log.read_text()[-4000:]
+            assert time.monotonic() < deadline, "the play never reached the middle of the switch"
+            time.sleep(1)
+        assert pending[2] != serving
+        testhost.hard_stop()
+    finally:
+        try:  # the play lost its host with the power
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    testhost.boot()
+    seconds = wait_healthy(120)
+    print(f"power cut mid-switch: serving again {seconds:.1f} s after boot")
+    assert current_target(testhost) == serving
+    assert httpx.get(f"{URL}/health", timeout=5).json()["verified"] is True
+    assert commentary(testhost).status_code == 200
+    journal = testhost.ssh("journalctl -b -u suksham-benaud --no-pager").stdout
+    assert "cut off by a reboot before it was proven" in journal, journal[-3000:]
+    assert "pending: none" in testhost.ssh("/usr/local/sbin/suksham-release status").stdout
+
+
+def test_idle_connections_and_a_slow_header_client_leave_the_service_up(converged, testhost):
+    """Issue 17: ~1000 idle TCP connections used to exhaust the descriptors and get the service killed."""
+    wait_healthy()
+    pid, before = testhost.main_pid(), restarts(testhost)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 4096), hard), hard))
+    idle: list[socket.socket] = []
+    slow_closed_after: list[float] = []
+    stop = threading.Event()
+
+    def slow_headers():
+        start = time.monotonic()
+        with socket.create_connection((GUEST_ADDR, 8222), timeout=5) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: e2e\r\n")
+            while not stop.is_set():
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                    sock.settimeout(2)
+                    if sock.recv(1024) == b"":
+                        break  # the server closed it
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+        slow_closed_after.append(time.monotonic() - start)
+
+    slow = threading.Thread(target=slow_headers, daemon=True)
+    try:
+        failed = 0
+        while len(idle) < 2000 and failed < 50:
+            try:
+                idle.append(socket.create_connection((GUEST_ADDR, 8222), timeout=2))
+            except OSError:
+                failed += 1
+        opened = time.monotonic()
+        slow.start()
+        print(f"idle connections open: {len(idle)} ({failed} refused or timed out)")
+        health = httpx.get(f"{URL}/health", timeout=20)
+        assert health.status_code == 200, health.text
+        reply = commentary(testhost, timeout=60)
+        assert reply.status_code == 200, reply.text
+        # Past the watchdog (15 s here) and the server's header timeout, with every idle socket still open.
+        time.sleep(max(0.0, 25 - (time.monotonic() - opened)))
+        assert httpx.get(f"{URL}/health", timeout=20).status_code == 200
+        assert commentary(testhost, timeout=60).status_code == 200
+        assert testhost.main_pid() == pid and restarts(testhost) == before
+        slow.join(timeout=10)
+        assert slow_closed_after and slow_closed_after[0] < 20, "the slow-header client was never cut off"
+    finally:
+        stop.set()
+        for sock in idle:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    journal = testhost.ssh("journalctl -b -u suksham-benaud --no-pager").stdout
+    assert "Watchdog timeout" not in journal, journal[-3000:]

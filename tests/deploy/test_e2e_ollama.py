@@ -30,8 +30,9 @@ case "$1" in
   list) ls "$state/standin-models" 2>/dev/null; exit 0 ;;
   create)
     [ "$3" = "-f" ] && [ -f "$4" ] || { echo "stand-in: no Modelfile $4" >&2; exit 1; }
-    grep -q '^FROM ./benaud-q4_k_m.gguf' "$4" && [ -f benaud-q4_k_m.gguf ] || { echo "stand-in: FROM file missing" >&2; exit 1; }
-    mkdir -p "$state/standin-models" && sha256sum benaud-q4_k_m.gguf > "$state/standin-models/$2" ;;
+    from=$(sed -n 's|^FROM \./||p' "$4" | head -1)
+    [ -n "$from" ] && [ -f "$from" ] || { echo "stand-in: FROM file missing" >&2; exit 1; }
+    mkdir -p "$state/standin-models" && sha256sum "$from" > "$state/standin-models/$2" ;;
   show) [ -f "$state/standin-models/$2" ] || { echo "stand-in: model $2 not found" >&2; exit 1; } ;;
   *) exit 0 ;;
 esac

@@ -25,8 +25,10 @@ BOOT_START = 2048  # sectors
 BOOT_SECTORS = 32768  # 16 MiB
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBenaudTestKeyOnlyForTests benaud@test"
 TOOLS = ["xz", "sfdisk", "mkfs.vfat", "mcopy", "mtype", "lsblk"]
-pytestmark = pytest.mark.skipif(any(shutil.which(t) is None for t in TOOLS),
-                                reason="needs xz, fdisk, dosfstools and mtools (tests/deploy/setup_host_deps.sh)")
+pytestmark = pytest.mark.skipif(
+    any(shutil.which(t) is None for t in TOOLS),
+    reason="needs xz, fdisk, dosfstools and mtools (tests/deploy/setup_host_deps.sh)",
+)
 
 
 def sh(*cmd, **kw):
@@ -40,8 +42,13 @@ def image(tmp_path_factory) -> tuple[Path, str, bytes]:
     raw = work / "raspios-lite-standin.img"
     with open(raw, "wb") as fh:
         fh.truncate(40 * MB)
-    sh("sfdisk", "-q", str(raw), input=f"label: dos\nstart={BOOT_START}, size={BOOT_SECTORS}, type=c\n"
-                                       f"start={BOOT_START + BOOT_SECTORS}, type=83\n")
+    sh(
+        "sfdisk",
+        "-q",
+        str(raw),
+        input=f"label: dos\nstart={BOOT_START}, size={BOOT_SECTORS}, type=c\n"
+        f"start={BOOT_START + BOOT_SECTORS}, type=83\n",
+    )
     boot = work / "boot.fat"
     with open(boot, "wb") as fh:
         fh.truncate(BOOT_SECTORS * 512)
@@ -68,9 +75,17 @@ def flash(extra: dict, check: bool = False) -> subprocess.CompletedProcess:
 
 def good_vars(image, target) -> dict:
     xz, sha, _raw = image
-    return {"flash_image": xz, "flash_image_sha256": sha, "flash_target": target, "flash_allow_file_target": "true",
-            "flash_hostname": "benaud-test", "flash_user": "umpire", "flash_locale": "en_AU.UTF-8",
-            "flash_timezone": "Australia/Sydney", "flash_ssh_public_key": KEY}
+    return {
+        "flash_image": xz,
+        "flash_image_sha256": sha,
+        "flash_target": target,
+        "flash_allow_file_target": "true",
+        "flash_hostname": "benaud-test",
+        "flash_user": "umpire",
+        "flash_locale": "en_AU.UTF-8",
+        "flash_timezone": "Australia/Sydney",
+        "flash_ssh_public_key": KEY,
+    }
 
 
 def test_flash_writes_the_image_and_first_boot_files_into_a_file_target(image, tmp_path):
@@ -82,8 +97,10 @@ def test_flash_writes_the_image_and_first_boot_files_into_a_file_target(image, t
     assert len(written) == len(raw)
     boot = slice(BOOT_START * 512, (BOOT_START + BOOT_SECTORS) * 512)
     # Everything outside the boot partition is the image, byte for byte; first-boot files went into the FAT.
-    assert hashlib.sha256(written[:boot.start] + written[boot.stop:]).hexdigest() == \
-        hashlib.sha256(raw[:boot.start] + raw[boot.stop:]).hexdigest()
+    assert (
+        hashlib.sha256(written[: boot.start] + written[boot.stop :]).hexdigest()
+        == hashlib.sha256(raw[: boot.start] + raw[boot.stop :]).hexdigest()
+    )
     env = {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
     fat = f"{target}@@{BOOT_START * 512}"
 
@@ -125,7 +142,9 @@ def loop_device(tmp_path):
 
 
 def system_disk() -> str | None:
-    src = subprocess.run(["findmnt", "-n", "-o", "SOURCE", "--target", "/"], capture_output=True, text=True).stdout.strip()
+    src = subprocess.run(
+        ["findmnt", "-n", "-o", "SOURCE", "--target", "/"], capture_output=True, text=True
+    ).stdout.strip()
     if not src.startswith("/dev/"):
         return None
     out = subprocess.run(["lsblk", "-n", "-s", "-o", "PATH,TYPE", src], capture_output=True, text=True).stdout
@@ -137,9 +156,16 @@ def system_disk() -> str | None:
 REFUSALS = [
     ("no sha256", {"flash_image_sha256": ""}, "Give -e flash_image="),
     ("wrong sha256", {"flash_image_sha256": "0" * 64}, "REFUSED:"),
-    ("file target not allowed", {"flash_allow_file_target": "false"}, "is not a removable block device (a regular file)"),
-    ("missing target", {"flash_target": "/dev/suksham-no-such-card", "flash_allow_file_target": "false"},
-     "is not a removable block device (missing)"),
+    (
+        "file target not allowed",
+        {"flash_allow_file_target": "false"},
+        "is not a removable block device (a regular file)",
+    ),
+    (
+        "missing target",
+        {"flash_target": "/dev/suksham-no-such-card", "flash_allow_file_target": "false"},
+        "is not a removable block device (missing)",
+    ),
     ("character device", {"flash_target": "/dev/null"}, "is not a removable block device (not a block device)"),
     ("no SSH key", {"flash_ssh_public_key": ""}, "Give -e flash_image="),
 ]
@@ -165,11 +191,14 @@ def test_flash_refuses_the_system_disk(image):
     assert run.returncode != 0 and "holds the running system" in run.stdout, run.stdout[-3000:]
 
 
-@pytest.mark.parametrize("case,message", [
-    ("mounted", "is mounted at"),
-    ("too big", "is larger than flash_max_target_gb=0.01 GB"),
-    ("not removable", "is not a removable device"),
-])
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("mounted", "is mounted at"),
+        ("too big", "is larger than flash_max_target_gb=0.01 GB"),
+        ("not removable", "is not a removable device"),
+    ],
+)
 def test_flash_refuses_block_devices(image, loop_device, case, message):
     dev, mount = loop_device
     extra = {**good_vars(image, dev), "flash_allow_file_target": "false"}

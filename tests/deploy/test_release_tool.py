@@ -43,8 +43,13 @@ class Device:
         (folder / "Modelfile.benaud").write_text("FROM ./benaud-q4_k_m.gguf\n")
         files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
         # As the builder writes it (device.util.atomic_write_json), with other tables around it.
-        manifest = {"format": 1, "gguf": "benaud-q4_k_m.gguf", "files": files, "quants": {"Q4_0": {"x": 1}},
-                    "base_model": {"sha256": "0" * 64}}
+        manifest = {
+            "format": 1,
+            "gguf": "benaud-q4_k_m.gguf",
+            "files": files,
+            "quants": {"Q4_0": {"x": 1}},
+            "base_model": {"sha256": "0" * 64},
+        }
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         return str(folder)
 
@@ -55,8 +60,12 @@ class Device:
         (folder / "bin").mkdir(parents=True)
         (folder / "bin/suksham").write_text("#!/bin/sh\n")
         (folder / "bin/suksham").chmod(0o755)
-        subprocess.run(f"find . -type f | LC_ALL=C sort | xargs sha256sum > {folder}.sha256sums", shell=True,
-                       cwd=folder, check=True)
+        subprocess.run(
+            f"find . -type f | LC_ALL=C sort | xargs sha256sum > {folder}.sha256sums",
+            shell=True,
+            cwd=folder,
+            check=True,
+        )
         (folder / ".suksham-complete").touch()
         return str(folder)
 
@@ -76,13 +85,22 @@ class Device:
 def script(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("opt")
     out = tmp_path_factory.mktemp("tool")
-    overrides = {"render_out": out, "render_tool_out": out, "service_venv_dir": root / "venv",
-                 "service_bundle_link": root / "current", "bundle_root": root / "bundles",
-                 "runtime_release_root": root / "releases",
-                 "service_budget_src": REPO / "device/budgets/pi5-4gb.toml"}
+    overrides = {
+        "render_out": out,
+        "render_tool_out": out,
+        "service_venv_dir": root / "venv",
+        "service_bundle_link": root / "current",
+        "bundle_root": root / "bundles",
+        "runtime_release_root": root / "releases",
+        "service_budget_src": REPO / "device/budgets/pi5-4gb.toml",
+    }
     args = [a for k, v in overrides.items() for a in ("-e", f"{k}={v}")]
-    proc = subprocess.run([tool("ansible-playbook"), str(REPO / "tests/deploy/render_units.yml"), *args],
-                          capture_output=True, text=True, cwd=REPO / "ansible")
+    proc = subprocess.run(
+        [tool("ansible-playbook"), str(REPO / "tests/deploy/render_units.yml"), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO / "ansible",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return root, out / "suksham-release"
 
@@ -98,8 +116,9 @@ def device(script) -> Device:
 def test_the_template_is_posix_sh():
     if shutil.which("dash") is None:
         pytest.skip("dash is not installed")
-    proc = subprocess.run(["dash", "-n", str(REPO / "ansible/roles/service/templates/suksham-release.j2")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["dash", "-n", str(REPO / "ansible/roles/service/templates/suksham-release.j2")], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
 
 

@@ -1,6 +1,6 @@
 """The e2e harness says loudly why it cannot run, instead of passing silently.
 
-    .venv/bin/pytest -q tests/deploy/test_testhost.py
+.venv/bin/pytest -q tests/deploy/test_testhost.py
 """
 
 from __future__ import annotations
@@ -21,4 +21,3 @@ def test_a_missing_tool_names_the_setup_script(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None if name == "debootstrap" else f"/usr/bin/{name}")
     why = testhost.missing_requirements()
     assert "debootstrap is missing" in why and "setup_host_deps.sh" in why
-

@@ -21,8 +21,9 @@ from tests.deploy.testhost import REPO
 UNITS = ["suksham-benaud.service", "suksham-bench.service", "suksham-bench.timer"]
 SERVICES = [u for u in UNITS if u.endswith(".service")] + ["ollama.service"]
 MAX_EXPOSURE = 2.0
-needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                                   reason="systemd-analyze is not installed (apt-get install systemd)")
+needs_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed (apt-get install systemd)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +31,20 @@ def rendered(tmp_path_factory) -> Path:
     """The unit templates rendered by ansible with the roles' default values."""
     out = tmp_path_factory.mktemp("units")
     proc = subprocess.run(
-        [tool("ansible-playbook"), str(REPO / "tests/deploy/render_units.yml"), "-e", f"render_out={out}",
-         "-e", f"service_budget_src={REPO / 'device/budgets/pi5-4gb.toml'}", "-e", f"render_tool_out={out}"],
-        capture_output=True, text=True, cwd=REPO / "ansible")
+        [
+            tool("ansible-playbook"),
+            str(REPO / "tests/deploy/render_units.yml"),
+            "-e",
+            f"render_out={out}",
+            "-e",
+            f"service_budget_src={REPO / 'device/budgets/pi5-4gb.toml'}",
+            "-e",
+            f"render_tool_out={out}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO / "ansible",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -61,7 +73,8 @@ def test_checked_in_unit_equals_the_template_rendered_with_defaults(rendered, un
     assert (rendered / unit).read_text() == reference, (
         f"systemd/{unit} differs from the template rendering: regenerate it with\n"
         "  .venv/bin/ansible-playbook tests/deploy/render_units.yml -e render_out=$PWD/systemd "
-        "-e service_budget_src=$PWD/device/budgets/pi5-4gb.toml")
+        "-e service_budget_src=$PWD/device/budgets/pi5-4gb.toml"
+    )
 
 
 def test_memory_max_is_the_budget_plus_headroom():
@@ -73,9 +86,18 @@ def test_memory_max_is_the_budget_plus_headroom():
 
 def test_the_service_is_notify_with_a_watchdog_and_restarts_on_failure():
     unit = (REPO / "systemd/suksham-benaud.service").read_text()
-    for line in ["Type=notify", "Restart=on-failure", "User=suksham", "StateDirectory=suksham",
-                 "LogsDirectory=suksham", "ProtectSystem=strict", "CapabilityBoundingSet=\n",
-                 "SystemCallFilter=@system-service", "UMask=0077", "NoNewPrivileges=yes"]:
+    for line in [
+        "Type=notify",
+        "Restart=on-failure",
+        "User=suksham",
+        "StateDirectory=suksham",
+        "LogsDirectory=suksham",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+        "UMask=0077",
+        "NoNewPrivileges=yes",
+    ]:
         assert line in unit
     assert re.search(r"(?m)^WatchdogSec=\d+", unit)
 
@@ -106,14 +128,19 @@ def test_systemd_analyze_verify_catches_a_typo(fake_root):
     """The check above can fail: a misspelt key is reported."""
     unit = fake_root / "etc/systemd/system/suksham-broken.service"
     unit.write_text((fake_root / "etc/systemd/system/suksham-bench.service").read_text().replace("Nice=", "Nicee="))
-    proc = subprocess.run(["systemd-analyze", "verify", f"--root={fake_root}", unit.name], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", f"--root={fake_root}", unit.name], capture_output=True, text=True
+    )
     unit.unlink()
     assert "Unknown key" in proc.stderr
 
 
 def exposure(root: Path, unit: str) -> float:
-    proc = subprocess.run(["systemd-analyze", "security", "--offline=true", f"--root={root}", "--no-pager", unit],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={root}", "--no-pager", unit],
+        capture_output=True,
+        text=True,
+    )
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", proc.stdout)
     assert match, proc.stdout + proc.stderr
     return float(match.group(1))

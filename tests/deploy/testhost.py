@@ -33,7 +33,10 @@ def missing_requirements() -> str | None:
         return "e2e deploy tests need root (systemd-nspawn, debootstrap, veth links); run them as root"
     for tool in ("systemd-nspawn", "debootstrap", "nsenter", "ssh", "ssh-keygen", "ip"):
         if shutil.which(tool) is None:
-            return f"{tool} is missing: run tests/deploy/setup_host_deps.sh (apt-get install debootstrap systemd-container)"
+            return (
+                f"{tool} is missing: run tests/deploy/setup_host_deps.sh "
+                "(apt-get install debootstrap systemd-container)"
+            )
     return None
 
 
@@ -59,7 +62,7 @@ class TestHost:
         self.leader: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def start(self, timeout: float = 90) -> "TestHost":
+    def start(self, timeout: float = 90) -> TestHost:
         _run([str(HERE / "build_rootfs.sh"), str(CACHE / "rootfs")], capture_output=False)
         if Path("/sys/class/net", VETH).exists():
             raise RuntimeError(f"{VETH} exists: another e2e run (or a stale one) is using {MACHINE}; stop it first")
@@ -71,13 +74,26 @@ class TestHost:
         os.chmod(ssh_dir / "authorized_keys", 0o600)
         return self.boot(timeout)
 
-    def boot(self, timeout: float = 90) -> "TestHost":
+    def boot(self, timeout: float = 90) -> TestHost:
         """Boot the rootfs copy (again, after hard_stop()) and wait until systemd says it is up."""
         with open(self.log, "ab") as log:
             self.nspawn = subprocess.Popen(
-                ["systemd-nspawn", "--register=no", "--keep-unit", "--network-veth", "--console=passive",
-                 f"--machine={MACHINE}", "-D", str(self.root), "-b"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [
+                    "systemd-nspawn",
+                    "--register=no",
+                    "--keep-unit",
+                    "--network-veth",
+                    "--console=passive",
+                    f"--machine={MACHINE}",
+                    "-D",
+                    str(self.root),
+                    "-b",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         self.leader = self._wait_leader(deadline)
         _run(["ip", "addr", "add", f"{HOST_ADDR}/30", "dev", VETH])
@@ -112,7 +128,11 @@ class TestHost:
             out = _run(["ps", "-eo", "pid=,ppid=,comm="]).stdout
             for line in out.splitlines():
                 pid, ppid, comm = line.split(None, 2)
-                if int(ppid) == self.nspawn.pid and comm.strip() == "systemd" and Path(f"/sys/class/net/{VETH}").exists():
+                if (
+                    int(ppid) == self.nspawn.pid
+                    and comm.strip() == "systemd"
+                    and Path(f"/sys/class/net/{VETH}").exists()
+                ):
                     return int(pid)
             time.sleep(0.2)
         raise RuntimeError(f"the test host's systemd did not start; see {self.log}")
@@ -121,8 +141,11 @@ class TestHost:
         """Power the host off, end systemd-nspawn (by its PID) and delete the rootfs copy."""
         if self.nspawn is not None and self.nspawn.poll() is None:
             if self.leader:
-                subprocess.run(["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-n", "-p", "systemctl", "poweroff"],
-                               capture_output=True, timeout=30)
+                subprocess.run(
+                    ["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-n", "-p", "systemctl", "poweroff"],
+                    capture_output=True,
+                    timeout=30,
+                )
             try:
                 self.nspawn.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -133,8 +156,20 @@ class TestHost:
 
     # -- access ----------------------------------------------------------------------------------
     def ssh_args(self) -> list[str]:
-        return ["-i", str(self.key), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+        return [
+            "-i",
+            str(self.key),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+        ]
 
     def ssh(self, command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         return _run(["ssh", *self.ssh_args(), f"root@{GUEST_ADDR}", command], check=check, timeout=timeout)
@@ -144,7 +179,8 @@ class TestHost:
         path.write_text(
             "[suksham]\n"
             f"{GUEST_ADDR} ansible_user=root ansible_ssh_private_key_file={self.key} "
-            f"ansible_ssh_common_args='{args}' ansible_python_interpreter=/usr/bin/python3\n")
+            f"ansible_ssh_common_args='{args}' ansible_python_interpreter=/usr/bin/python3\n"
+        )
         return path
 
     def main_pid(self, unit: str = "suksham-benaud") -> int:
