@@ -160,14 +160,18 @@ class Engine:
     def detokenize(self, ids: list[int], special: bool = False) -> str:
         return self.llama.detokenize(ids, special=special).decode("utf-8", errors="replace")
 
-    def prompt_ids(self, messages: list[dict]) -> list[int]:
-        """Token ids of the rendered prompt; the template itself writes any BOS it wants."""
+    def prompt_ids(self, messages: list[dict] | str) -> list[int]:
+        """Token ids of the rendered prompt; the template itself writes any BOS it wants.
+
+        A str is a raw prompt (Ollama's `raw: true`): no template, and the model's own BOS rule applies."""
+        if isinstance(messages, str):
+            return self.tokenize(messages, special=True, add_bos=True)
         return self.tokenize(self.render(messages), special=True, add_bos=False)
 
     # -- generation ------------------------------------------------------------------------------
     def stream(
         self,
-        messages: list[dict],
+        messages: list[dict] | str,
         max_tokens: int = 16,
         temperature: float = 0.0,
         top_p: float = 1.0,
@@ -175,15 +179,19 @@ class Engine:
         stop: list[str] | None = None,
         seed: int | None = None,
         deadline: float | None = None,
+        min_p: float = 0.05,
     ) -> Iterator[str | Completion]:
         """Yield text pieces as they are decoded, then one final `Completion`.
 
         `deadline` is a `time.monotonic()` value; past it generation stops with DeadlineExceeded.
+        `min_p` defaults to llama.cpp's own 0.05.
         """
         with self._lock:
-            yield from self._generate(messages, max_tokens, temperature, top_p, top_k, stop or [], seed, deadline)
+            yield from self._generate(
+                messages, max_tokens, temperature, top_p, top_k, stop or [], seed, deadline, min_p=min_p
+            )
 
-    def chat(self, messages: list[dict], **kwargs) -> Completion:
+    def chat(self, messages: list[dict] | str, **kwargs) -> Completion:
         """Generate a whole reply and return it with its counters."""
         for item in self.stream(messages, **kwargs):
             if isinstance(item, Completion):
@@ -217,7 +225,7 @@ class Engine:
         finally:
             self._lock.release()
 
-    def _generate(self, messages, max_tokens, temperature, top_p, top_k, stop, seed, deadline):
+    def _generate(self, messages, max_tokens, temperature, top_p, top_k, stop, seed, deadline, min_p=0.05):
         import llama_cpp
 
         self._require()
@@ -238,7 +246,9 @@ class Engine:
         ttft_ms = None
         finish = "length"
         stop_hold = max((len(s) for s in stop), default=0)
-        for token in llama.generate(ids, top_k=top_k, top_p=top_p, temp=temperature, repeat_penalty=1.0, reset=True):
+        for token in llama.generate(
+            ids, top_k=top_k, top_p=top_p, min_p=min_p, temp=temperature, repeat_penalty=1.0, reset=True
+        ):
             if ttft_ms is None:
                 ttft_ms = (time.perf_counter() - start) * 1000
             if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
