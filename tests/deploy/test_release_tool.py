@@ -58,8 +58,9 @@ class Device:
         if folder.exists():
             return str(folder)
         (folder / "bin").mkdir(parents=True)
-        (folder / "bin/suksham").write_text("#!/bin/sh\n")
-        (folder / "bin/suksham").chmod(0o755)
+        for exe in ("suksham", "python"):
+            (folder / "bin" / exe).write_text("#!/bin/sh\n")
+            (folder / "bin" / exe).chmod(0o755)
         subprocess.run(
             f"find . -type f | LC_ALL=C sort | xargs sha256sum > {folder}.sha256sums",
             shell=True,
@@ -257,3 +258,16 @@ def test_rollback_after_the_device_fell_back_on_its_own_stays_on_that_release(de
     proc = device.run("rollback")
     assert "already serving the proven" in proc.stderr
     assert device.serving() == second
+
+
+def test_a_changed_venv_file_is_caught_when_it_would_be_fallen_back_to(device):
+    """Before a start only the venv's shape is checked (fast); a fallback target's sha256s in full."""
+    old = device.venv("1"), device.bundle("a")
+    device.deploy(*old)
+    new = device.venv("2"), device.bundle("b")
+    device.deploy(*new)
+    (Path(old[0]) / "bin/suksham").write_text("#!/bin/sh\nexit 1\n")
+    assert "files changed since it was installed" in device.run("verify-venv", old[0], check=False).stderr
+    for _ in range(4):
+        device.run("pre-start")
+    assert device.serving() == new  # nothing that verifies to fall back to: it keeps trying
