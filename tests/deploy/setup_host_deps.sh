@@ -8,6 +8,7 @@
 #
 # debootstrap + systemd-container: the e2e test host (systemd-nspawn). rsync: the wheelhouse copy.
 # mtools, dosfstools, fdisk, xz-utils, e2fsprogs: the flash.yml tests. systemd: systemd-analyze.
+# chromium: the live page's headless browser test (tests/device/runtime/test_live_browser.py).
 set -eu
 if [ "$(id -u)" != 0 ]; then
     echo "setup_host_deps.sh: not root, installing nothing; the e2e deploy tests will be skipped" >&2
@@ -18,7 +19,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
     debootstrap systemd-container systemd rsync openssh-client iproute2 util-linux \
-    mtools dosfstools fdisk xz-utils e2fsprogs
+    mtools dosfstools fdisk xz-utils e2fsprogs chromium
 # tests/arm64: qemu-user with the Cortex-A76 model, binfmt for debootstrap --arch=arm64, and the cross
 # toolchain for the Pi 5 llama-cpp-python wheel (built once, then cached in ~/.cache/suksham).
 apt-get install -y -q --no-install-recommends qemu-user-static binfmt-support gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
