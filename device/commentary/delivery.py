@@ -22,6 +22,7 @@ from device.commentary.events import (
     Canonical,
     EventError,
 )
+from device.commentary.match import CONTEXT_KEYS
 from device.commentary.reader import read
 
 
@@ -42,26 +43,57 @@ def _str(value, where: str, required: bool = False) -> str | None:
     return " ".join(value.split())
 
 
-def read_context(context) -> dict:
-    """Validate the optional context; unknown keys are ignored (PRODUCT.md)."""
+# Every context key and its type: the match feed's keys (`CONTEXT_KEYS`, which it derives) plus the free `note`.
+CONTEXT_TYPES: dict[str, type] = {**CONTEXT_KEYS, "note": str}
+# Bounds of the whole-number keys (inclusive); any other int key is 0..10_000.
+_INT_BOUNDS = {"innings": (1, 10_000), "ball": (1, 10_000), "bowler_wickets": (0, 10)}
+
+
+def _context_value(key: str, value):
+    kind = CONTEXT_TYPES[key]
+    where = f"context.{key}"
+    if kind is str:
+        return _str(value, where)
+    if kind is int:
+        lo, hi = _INT_BOUNDS.get(key, (0, 10_000))
+        return _int(value, where, lo=lo, hi=hi)
+    if not isinstance(value, bool):
+        raise EventError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def read_context(context, warnings: list[str] | None = None) -> dict:
+    """Validate the optional context (every key in `CONTEXT_TYPES`); unknown keys are ignored (PRODUCT.md).
+
+    A known key whose value does not parse raises EventError, or, when a `warnings` list is given, is
+    dropped with a message appended to it (the server's way: the event is still commented on).
+    """
     if context is None:
         return {}
     if not isinstance(context, dict):
         raise EventError(f"context must be a JSON object, got {type(context).__name__}")
     out: dict = {}
-    for key in ("match_type", "score", "milestone", "note"):
-        if context.get(key) is not None:
-            out[key] = _str(context[key], f"context.{key}")
-    for key, lo in (("innings", 1), ("over", 0), ("ball", 1), ("target", 0)):
-        if context.get(key) is not None:
-            out[key] = _int(context[key], f"context.{key}", lo=lo, hi=10_000)
-    # day_start is PRODUCT.md's; hat_trick_ball/new_batter are optional extras the simulator sends.
-    for key in ("day_start", "hat_trick_ball", "new_batter"):
-        if context.get(key) is not None:
-            if not isinstance(context[key], bool):
-                raise EventError(f"context.{key} must be true or false, got {context[key]!r}")
-            out[key] = context[key]
+    for key in CONTEXT_TYPES:
+        if context.get(key) is None:
+            continue
+        try:
+            out[key] = _context_value(key, context[key])
+        except EventError as exc:
+            if warnings is None:
+                raise
+            warnings.append(f"{exc}; dropped")
     return out
+
+
+def clean_context(context) -> tuple[dict | None, list[str]]:
+    """(the context with only its known keys that parse, a warning for each key dropped).
+
+    What the server reads and renders: unknown keys go (they are ignored anyway), a bad optional key
+    goes with a warning. A context that is not an object at all still raises EventError."""
+    if context is None:
+        return None, []
+    warnings: list[str] = []
+    return read_context(context, warnings), warnings
 
 
 def _read_review(review) -> str | None:

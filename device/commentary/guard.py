@@ -70,8 +70,13 @@ def guard(raw: str, event: Canonical, event_text: str | None = None) -> tuple[st
     problems = problems_with(reply, event, event_text)
     if not problems:
         return reply, []
+    return fallback_line(event, event_text), problems
+
+
+def fallback_line(event: Canonical, event_text: str | None = None) -> str:
+    """The plain line sent when the model's replies cannot be used."""
     fallback = safe_line(event)
     # The fallback must itself pass; silence is the last resort for anything but a wicket.
     if problems_with(fallback, event, event_text):
         fallback = SAFE_WICKET_DEFAULT if event.outcome == "wicket" else ""
-    return fallback, problems
+    return fallback

@@ -18,10 +18,20 @@ Try it:  python -c "from device.commentary.render import render_user; print(rend
 
 from __future__ import annotations
 
-from device.commentary.delivery import json_event, read_context, read_delivery, read_text
+from device.commentary.delivery import CONTEXT_TYPES, json_event, read_context, read_delivery, read_text
 from device.commentary.events import MAX_TEXT_CHARS, Canonical, EventError
 
 SYSTEM_PROMPT = "You are Richie Benaud. Comment in at most five words, or stay silent."
+
+# The context keys a prompt shows. Bundles built before issue 15 were taught only LEGACY_KEYS (new_batter and
+# hat_trick_ball reach the outcome line); a bundle taught more lists them in its manifest (`context_keys`),
+# and only those are rendered for it, so nothing reaches a model that it never saw in training.
+LEGACY_KEYS = frozenset(
+    {"match_type", "innings", "over", "ball", "score", "target", "milestone", "day_start", "note"}
+    | {"new_batter", "hat_trick_ball"}
+)
+ALL_KEYS = frozenset(CONTEXT_TYPES)  # match_id is memory only: it is never rendered
+CREDITED = frozenset({"bowled", "caught", "caught and bowled", "lbw", "stumped", "hit wicket"})
 
 
 def _plural(n: int, word: str) -> str:
@@ -90,9 +100,42 @@ def _cricinfo(ev: Canonical) -> str:
     return _plural(ev.runs or 0, "run")
 
 
-def render_delivery(ev: Canonical, context: dict | None = None) -> str:
-    """A compact, human-readable line for a delivery (never raw JSON: tokens cost latency)."""
-    ctx = read_context(context)
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _context_phrases(ev: Canonical, ctx: dict) -> list[str]:
+    """Short phrases for the match-feed keys (issue 15), in a fixed order; empty for a context without them."""
+    out = []
+    need, left = ctx.get("runs_needed"), ctx.get("balls_left")
+    if need and not ctx.get("winning_run"):
+        out.append(f"need {need}" + (f" off {left}" if left is not None else ""))
+    for key, phrase in (
+        ("last_over_of_chase", "last over of the chase"),
+        ("winning_run", "winning run"),
+        ("tie", "scores level, match tied"),
+        ("super_over", "super over"),
+        ("maiden", "maiden over"),
+    ):
+        if ctx.get(key):
+            out.append(phrase)
+    stand = ctx.get("partnership_runs")
+    if stand is not None and stand >= 50:
+        out.append(f"partnership {stand}")
+    wkts = ctx.get("bowler_wickets")
+    if wkts and (wkts >= 3 or (ev.outcome == "wicket" and ev.dismissal in CREDITED and wkts >= 2)):
+        who = ev.bowler or "bowler"
+        out.append(f"{_ordinal(wkts)} wicket for {who}" if ev.outcome == "wicket" else f"{who} has {wkts} wickets")
+    return out
+
+
+def render_delivery(ev: Canonical, context: dict | None = None, keys=None) -> str:
+    """A compact, human-readable line for a delivery (never raw JSON: tokens cost latency).
+
+    `keys`: the context keys to show (default LEGACY_KEYS, what bundles before issue 15 were taught)."""
+    keys = LEGACY_KEYS if keys is None else keys
+    ctx = {k: v for k, v in read_context(context).items() if k in keys}
     head = " ".join(
         str(p)
         for p in (
@@ -107,6 +150,7 @@ def render_delivery(ev: Canonical, context: dict | None = None) -> str:
         parts.append(ctx["score"] + (f", target {ctx['target']}" if "target" in ctx else ""))
     elif "target" in ctx:
         parts.append(f"target {ctx['target']}")
+    parts += _context_phrases(ev, ctx)
     line = ", ".join(parts)
     if ctx.get("note"):
         line += f". {ctx['note'][:120]}"
@@ -122,13 +166,13 @@ def _flag_lines(ev: Canonical) -> list[str]:
     return lines
 
 
-def _event(text, delivery, context) -> tuple[Canonical, str, str]:
+def _event(text, delivery, context, keys=None) -> tuple[Canonical, str, str]:
     """(canonical, the event as the prompt shows it, the event as typed)."""
     if (text is None) == (delivery is None):
         raise EventError("give exactly one of an event text or a delivery")
     if delivery is not None:
         ev = read_delivery(delivery, context)
-        line = render_delivery(ev, context)
+        line = render_delivery(ev, context, keys)
         return ev, line, "\n".join(_flag_lines(ev) + [line])  # a delivery keeps its flags: they are its context
     ev = read_text(text)
     typed = " ".join(text.split())[:MAX_TEXT_CHARS]
@@ -136,16 +180,17 @@ def _event(text, delivery, context) -> tuple[Canonical, str, str]:
         raise EventError("the event text is empty")
     pasted = json_event(text)
     if pasted is not None and ev.source == "delivery":
-        return ev, render_delivery(ev, pasted[1]), typed
+        return ev, render_delivery(ev, pasted[1], keys), typed
     return ev, typed, typed
 
 
-def render_user(*, text=None, delivery=None, context=None, outcome_line=True) -> str:
+def render_user(*, text=None, delivery=None, context=None, outcome_line=True, keys=None) -> str:
     """The user message: "Outcome: ..." (when known), flag lines, then the event itself.
 
-    With outcome_line=False it is the event alone, as `ollama run` would send it.
+    With outcome_line=False it is the event alone, as `ollama run` would send it. `keys`: the context
+    keys shown (see LEGACY_KEYS).
     """
-    ev, shown, typed = _event(text, delivery, context)
+    ev, shown, typed = _event(text, delivery, context, keys)
     if not outcome_line:
         return typed
     phrase = outcome_phrase(ev)
@@ -153,11 +198,11 @@ def render_user(*, text=None, delivery=None, context=None, outcome_line=True) ->
     return "\n".join(lines)
 
 
-def build_messages(*, text=None, delivery=None, context=None, outcome_line=True) -> list[dict]:
+def build_messages(*, text=None, delivery=None, context=None, outcome_line=True, keys=None) -> list[dict]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {
             "role": "user",
-            "content": render_user(text=text, delivery=delivery, context=context, outcome_line=outcome_line),
+            "content": render_user(text=text, delivery=delivery, context=context, outcome_line=outcome_line, keys=keys),
         },
     ]
