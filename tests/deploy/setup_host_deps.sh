@@ -23,4 +23,7 @@ apt-get install -y -q --no-install-recommends \
 # tests/arm64: qemu-user with the Cortex-A76 model, binfmt for debootstrap --arch=arm64, and the cross
 # toolchain for the Pi 5 llama-cpp-python wheel (built once, then cached in ~/.cache/suksham).
 apt-get install -y -q --no-install-recommends qemu-user-static binfmt-support gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
+# Node and npm: the official `ollama` npm client against our Ollama API (tests/device/runtime/test_ollama_api.py
+# installs the package into ~/.cache/suksham/npm), and the live page's script under Node.
+apt-get install -y -q --no-install-recommends nodejs npm
 "$(dirname "$0")/build_rootfs.sh" "${SUKSHAM_E2E_CACHE:-/var/cache/suksham-e2e}/rootfs"
