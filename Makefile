@@ -33,6 +33,7 @@ $(LLAMA_WHEELS)/.built:
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PYTHON) -m pip wheel -q --no-deps \
 	    --no-cache-dir -w $(LLAMA_WHEELS).tmp llama-cpp-python==$(LLAMA_VERSION)
 	rm -rf $(LLAMA_WHEELS) && mv $(LLAMA_WHEELS).tmp $(LLAMA_WHEELS) && touch $@
+	ln -sfn $(LLAMA_WHEELS) $(WHEEL_CACHE)/llama-cpp-python-current  # tests/conftest.py points pip here
 
 $(VENV)/.installed-%: pyproject.toml $(LLAMA_WHEELS)/.built
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

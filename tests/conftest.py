@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The llama-cpp-python wheel `make setup` compiled for this machine (portable flags, see the Makefile): a test
+# that builds a wheelhouse (tests/deploy) must ship it, not an sdist compiled anew with -march=native.
+_LLAMA_WHEELS = Path.home() / ".cache" / "suksham" / "wheels" / "llama-cpp-python-current"
+if _LLAMA_WHEELS.is_dir():
+    os.environ.setdefault("PIP_FIND_LINKS", str(_LLAMA_WHEELS))
 
 
 @pytest.fixture(scope="session")
