@@ -17,10 +17,10 @@ import json
 import math
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from builder.data import names
+from builder.data import colour, names
 from builder.data.replies import ALLOW_UNFIT, GENERIC, UNCLEAR_REPLIES, UNCLEAR_TEXTS, Shown, _pron, choose_reply
 from builder.data.simulator import Event, simulate_match
 from builder.data.spec import (
@@ -35,7 +35,7 @@ from builder.data.spec import (
 )
 from builder.data.styles import TEXT_STYLES, render
 from device.commentary.delivery import read_delivery, read_text
-from device.commentary.render import build_messages
+from device.commentary.render import ALL_KEYS, build_messages
 
 # (format, gender, matches); Tests are long, so few of them already give thousands of balls.
 SCHEDULE = [
@@ -105,9 +105,13 @@ def _schedule(rng: random.Random, scale: float = 1.0) -> dict[str, list[tuple[st
     return out
 
 
-def prompt_context(ev: Event) -> dict:
-    """The context a scorer would send with this delivery (device.commentary reads these keys)."""
+def prompt_context(ev: Event, variety: bool = False) -> dict:
+    """The context a scorer would send with this delivery (device.commentary reads these keys).
+
+    With `variety` the context is already the match feed's (builder.data.colour.feed_contexts)."""
     ctx = dict(ev.context)
+    if variety:
+        return ctx
     if ev.flags.get("hat_trick_ball"):
         ctx["hat_trick_ball"] = True
     if ev.flags.get("new_batter"):
@@ -117,9 +121,12 @@ def prompt_context(ev: Event) -> dict:
     return ctx
 
 
-def _pools(events: list[Event]) -> dict[str, list[Event]]:
-    pools: dict[str, list[Event]] = {k: [] for k in MIX}
+def _pools(events: list[Event], mix: dict = MIX) -> dict[str, list[Event]]:
+    pools: dict[str, list[Event]] = {k: [] for k in mix}
     for ev in events:
+        for name, test in colour.EXTRA_POOLS.items():
+            if name in pools and test(ev):
+                pools[name].append(ev)
         pools[ev.klass].append(ev)
         if ev.flags.get("milestone_kind"):
             pools["milestone"].append(ev)
@@ -136,11 +143,11 @@ def _pools(events: list[Event]) -> dict[str, list[Event]]:
     return pools
 
 
-def _select(rng: random.Random, events: list[Event], total: int) -> list[tuple[Event, str]]:
-    """(event, pool) pairs: each pool gets its MIX share; a small pool repeats events up to MAX_COPIES."""
-    pools = _pools(events)
+def _select(rng: random.Random, events: list[Event], total: int, mix: dict = MIX) -> list[tuple[Event, str]]:
+    """(event, pool) pairs: each pool gets its `mix` share; a small pool repeats events up to MAX_COPIES."""
+    pools = _pools(events, mix)
     picked: list[tuple[Event, str]] = []
-    for name, share in MIX.items():
+    for name, share in mix.items():
         pool = pools[name]
         if not pool:
             continue
@@ -165,10 +172,11 @@ def _select(rng: random.Random, events: list[Event], total: int) -> list[tuple[E
 class Renderer:
     """Turns (event, pool) into one checked Example, or None with the reason counted."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, variety: bool = False):
         from device.commentary import manner
 
         self.manner = manner
+        self.variety = variety  # issue 15: the varied bank, every context key, notes on how the ball went
         self.rng = random.Random(f"render:{seed}")
         self.counts: Counter = Counter()
         self.reader: Counter = Counter()  # (style, agreed/unclear/wrong)
@@ -197,7 +205,7 @@ class Renderer:
 
     def example(self, ev: Event, pool: str, style: str, raw: bool) -> Example | None:
         rng = self.rng
-        ctx = prompt_context(ev)
+        ctx = prompt_context(ev, self.variety)
         truth_event = {"delivery": ev.delivery, "context": dict(ctx)}
         truth = read_delivery(ev.delivery, ctx)
         if truth.outcome != ev.klass:  # the simulator's class must be the one the prompt states
@@ -209,8 +217,15 @@ class Renderer:
                 if key in ctx and rng.random() < 0.08:
                     ctx.pop(key)
                     ctx.pop("target", None)
-            messages = build_messages(delivery=ev.delivery, context=ctx)
-            shown, seen_event = self._shown_structured(ev, ctx), truth
+            shown = self._shown_structured(ev, ctx)
+            if self.variety:
+                note = colour.scorer_note(rng, ev) if rng.random() < colour.NOTE_SHARE else None
+                if note and "note" not in ctx:
+                    ctx["note"] = note
+                    shown = replace(shown, detail=True)
+                shown = replace(shown, ctx=shown.ctx | colour.shown_keys(ctx))
+            messages = build_messages(delivery=ev.delivery, context=ctx, keys=ALL_KEYS if self.variety else None)
+            seen_event = truth
             event = {"delivery": ev.delivery, "context": ctx}
         else:
             if ev.delivery.get("extras", {}).get("noballs") and truth.outcome in ("four", "six"):
@@ -240,7 +255,7 @@ class Renderer:
             seen_event = truth if raw else read_text(text)
         user = messages[1]["content"]
         n_tokens = self.tokens(user)
-        if n_tokens > MAX_PROMPT_TOKENS:
+        if n_tokens > (colour.MAX_PROMPT_TOKENS if self.variety else MAX_PROMPT_TOKENS):
             self.counts["too_long"] += 1
             return None
         reply, how = self._reply(ev, shown, truth, seen_event, user)
@@ -320,29 +335,35 @@ class Renderer:
 
     def _reply(self, ev: Event, shown: Shown, truth, seen_event, user: str) -> tuple[str | None, str]:
         """A bank reply that passes the checker (and fits) against the truth and what the prompt states."""
+        choose = colour.choose_reply if self.variety else choose_reply
         for _ in range(12):
-            reply, how = choose_reply(self.rng, ev, shown)
+            reply, how = choose(self.rng, ev, shown)
             problems = self._problems(reply, truth, seen_event, user)
             if not problems:
                 return reply, how
             self.counts["redrawn:" + problems[0]] += 1
             if problems[0] == "unfit" or problems[0].startswith("contradiction"):
                 self.unfit[(truth.outcome, reply)] += 1
-        for line in GENERIC.get(ev.klass, []) + GENERIC["wicket_any"]:  # the plainest line of the class
+        plain = GENERIC.get(ev.klass, []) + GENERIC["wicket_any"]
+        if self.variety:  # the varied bank's own lines before the default bank's labels
+            plain = colour.COLOUR.get(ev.klass, []) + colour.WICKET_PRAISE + plain
+        for line in plain:  # the plainest line of the class
             line = _pron(line, ev.gender)
             if not self._problems(line, truth, seen_event, user):
                 return line, "fallback"
         return None, ""
 
 
-def build(seed: int = DEFAULT_SEED, scale: float = 1.0) -> dict:
+def build(seed: int = DEFAULT_SEED, scale: float = 1.0, variety: bool = False) -> dict:
     """All splits in memory: {"train": [Example], "val": ..., "test": ..., "info": {...}}.
 
     `scale` < 1 makes fewer matches and examples (for tests); > 1 makes more examples from the same matches.
+    `variety` (config `data.variety`, issue 15): the match feed's context and the varied bank (builder.data.colour).
     """
     rng = random.Random(seed)
     schedule = _schedule(rng, scale)
-    renderer = Renderer(seed)
+    renderer = Renderer(seed, variety)
+    feed_counts: Counter = Counter()
     natural: Counter = Counter()
     splits: dict[str, list[Example]] = {}
     kinds_seen: Counter = Counter()
@@ -351,13 +372,18 @@ def build(seed: int = DEFAULT_SEED, scale: float = 1.0) -> dict:
         for match_id, fmt, gender in matches:
             m_rng = random.Random(f"{seed}:{match_id}")
             events += simulate_match(m_rng, match_id, fmt, gender)
+        if variety:
+            feed_counts.update(colour.feed_contexts(events, random.Random(f"feed:{seed}:{split}")))
         natural.update(ev.klass for ev in events)
         s_rng = random.Random(f"select:{seed}:{split}")
         out: list[Example] = []
         copies: Counter = Counter()
-        for ev, pool in _select(s_rng, events, round(EXAMPLES[split] * scale)):
+        mix = colour.MIX if variety else MIX
+        for ev, pool in _select(s_rng, events, round(EXAMPLES[split] * scale), mix):
             copies[id(ev)] += 1
             style = _style(s_rng, copies[id(ev)])
+            if variety and pool in colour.STRUCTURED_POOLS:
+                style = "structured"
             raw = style != "structured" and s_rng.random() < RAW_SHARE_OF_TEXT
             ex = renderer.example(ev, pool, style, raw)
             if ex is not None:
@@ -383,6 +409,8 @@ def build(seed: int = DEFAULT_SEED, scale: float = 1.0) -> dict:
             "dedupe": dropped,
             "kinds": kinds_seen,
             "matches": {s: len(m) for s, m in schedule.items()},
+            "variety": variety,
+            "feed": dict(feed_counts),
         },
     }
 
@@ -424,14 +452,14 @@ def _dedupe(splits: dict[str, list[Example]]) -> dict:
     return stats
 
 
-def write_dataset(out: Path, seed: int | None = None, scale: float = 1.0) -> dict:
+def write_dataset(out: Path, seed: int | None = None, scale: float = 1.0, variety: bool = False) -> dict:
     """Build and write train/val/test.jsonl, dataset_card.md, stats.json, contamination.json; returns stats."""
     from builder.data.report import write_reports
     from device.util import atomic_write_text
 
     seed = DEFAULT_SEED if seed is None else seed
     out = Path(out)
-    data = build(seed, scale)
+    data = build(seed, scale, variety)
     for split in ("train", "val", "test"):
         atomic_write_text(out / f"{split}.jsonl", "".join(ex.to_json() + "\n" for ex in data[split]))
     return write_reports(out, data)

@@ -1,0 +1,170 @@
+"""The varied data behind `data.variety` (issue 15): the bank's sizes, no bare labels, every line in the manner,
+the match feed's context keys all taught, silence only where it belongs."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from builder.data import colour
+from builder.data.dataset import build
+from device.commentary import manner
+from device.commentary.delivery import CONTEXT_TYPES
+from device.commentary.events import Canonical
+
+
+def _ev(outcome, **k):
+    return Canonical(outcome=outcome, batter="Kohli", bowler="Starc", fielder="Smith", **k)
+
+
+CLASS_EVENTS = {
+    "dot": _ev("dot", runs=0),
+    "runs1": _ev("runs", runs=1),
+    "runs2": _ev("runs", runs=2),
+    "runs3": _ev("runs", runs=3),
+    "runs_allrun": _ev("runs", runs=4),
+    "four": _ev("four", runs=4),
+    "six": _ev("six", runs=6),
+    "dropped": _ev("dropped", runs=0),
+    "wide": _ev("wide", extras=1),
+    "wide_many": _ev("wide", extras=5),
+    "noball": _ev("noball", extras=1, runs=0),
+    "noball_freehit": _ev("noball", extras=1, runs=0),
+    "byes": _ev("byes", extras=1),
+    "legbyes": _ev("legbyes", extras=1),
+}
+
+
+def _filled(line: str, gender: str = "male") -> str:
+    f = gender == "female"
+    for a, b in (("{him}", "her" if f else "him"), ("{his}", "her" if f else "his"), ("{he}", "She" if f else "He")):
+        line = line.replace(a, b)
+    return line.replace("{bowler}", "Starc").replace("{batter}", "Kohli").replace("{fielder}", "Smith")
+
+
+def _wicket(kind):
+    return _ev("wicket", dismissal=kind)
+
+
+def _all_lines():
+    """(where, line, the event it must suit) for every line of the varied bank."""
+    out = []
+    for key, lines in colour.COLOUR.items():
+        out += [(key, line, CLASS_EVENTS.get(key) or _wicket(key)) for line in lines]
+    out += [("praise", line, _wicket("caught")) for line in colour.WICKET_PRAISE]
+    for (key, shot), lines in colour.DETAIL_COLOUR.items():
+        out += [(f"{key}/{shot}", line, CLASS_EVENTS.get(key) or _wicket(key)) for line in lines]
+    moments = {
+        "collapse": (colour.COLLAPSE, _wicket("caught")),
+        "stand broken": (colour.STAND_BROKEN, _wicket("caught")),
+        "haul": (colour.BOWLER_HAUL, _wicket("bowled")),
+        "tie": (colour.TIE, _ev("runs", runs=1)),
+        "super over dot": (colour.SUPER_OVER, _ev("dot", runs=0)),
+        "super over run": (colour.SUPER_OVER, _ev("runs", runs=1)),
+        "chase dot": (colour.CHASE, _ev("dot", runs=0)),
+        "chase run": (colour.CHASE, _ev("runs", runs=1)),
+        "maiden": (colour.MAIDEN, _ev("dot", runs=0)),
+        "new batter": (colour.NEW_BATTER, _ev("runs", runs=1)),
+        "winning": (colour.WINNING, _ev("runs", runs=1)),
+        "stand": (colour.STAND, _ev("four", runs=4)),
+        "day": (colour.DAY_START, _ev("dot", runs=0, day_start=True)),
+        "hat-trick denied": (colour.HAT_TRICK_DENIED, _ev("dot", runs=0, hat_trick_ball=True)),
+        "hat-trick": (colour.HAT_TRICK_TAKEN, _ev("wicket", dismissal="bowled", hat_trick_ball=True)),
+    }
+    for where, (lines, event) in moments.items():
+        out += [(where, line, event) for line in lines]
+    named = {"four": "four", "six": "six", "wicket_credited": "bowled", "caught": "caught", "run out": "run out"}
+    for key, kind in named.items():
+        event = CLASS_EVENTS.get(kind) or _wicket(kind)
+        out += [(f"named {key}", line, event) for line in colour.NAMED_COLOUR[key]]
+    understated = {"four": CLASS_EVENTS["four"], "six": CLASS_EVENTS["six"], "dropped": CLASS_EVENTS["dropped"]}
+    understated |= {"caught": _wicket("caught"), "credited": _wicket("bowled")}
+    for key, lines in colour.UNDERSTATED.items():
+        out += [(f"understated {key}", line, understated[key]) for line in lines]
+    return out
+
+
+def test_the_bank_is_large_enough():
+    sizes = {k: len(set(v)) for k, v in colour.COLOUR.items()}
+    assert sizes["four"] >= 40 and sizes["six"] >= 40
+    for kind in ("caught", "bowled", "lbw", "run out", "stumped"):
+        assert sizes[kind] >= 25, kind
+
+
+def test_no_pool_holds_a_bare_label():
+    for key, lines in colour.COLOUR.items():
+        assert not [line for line in lines if colour.is_bare_label(line)], key
+    assert colour.is_bare_label("Four.") and colour.is_bare_label("no-ball") and colour.is_bare_label("Leg byes.")
+    assert not colour.is_bare_label("Four, beautifully timed.")
+
+
+@pytest.mark.parametrize("gender", ["male", "female"])
+def test_every_line_is_in_the_manner_and_fits_its_event(gender):
+    bad = []
+    for where, line, event in _all_lines():
+        text = _filled(line, gender)
+        problems = manner.check_reply(text, event)
+        if problems or not manner.fits(text, event):
+            bad.append((where, text, problems))
+    assert bad == []
+
+
+def test_understatement_is_there_but_in_proportion():
+    assert {"Marvellous.", "Got {him}.", "That's gone a long way.", "Oh dear."} <= {
+        line for lines in colour.UNDERSTATED.values() for line in lines
+    }
+    assert 0 < colour.CATCHPHRASE_RATE <= 0.05
+
+
+@pytest.fixture(scope="module")
+def data():
+    return build(1234, 0.3, variety=True)
+
+
+def test_every_context_key_is_taught(data):
+    seen = Counter(k for ex in data["train"] for k in (ex.meta["event"].get("context") or {}))
+    assert set(CONTEXT_TYPES) <= set(seen), set(CONTEXT_TYPES) - set(seen)
+    # the keys reach the prompt (match_id is memory, never rendered)
+    prompts = "\n".join(ex.messages[1]["content"] for ex in data["train"])
+    for phrase in ("need ", "partnership ", "last over of the chase", "winning run", "match tied", "super over"):
+        assert phrase in prompts, phrase
+
+
+def test_every_pair_passes_the_manner_and_silence_is_only_for_routine_balls(data):
+    for split in ("train", "val", "test"):
+        for ex in data[split]:
+            reply = ex.messages[-1]["content"]
+            truth = Canonical(**ex.meta["canonical"])
+            assert manner.check_reply(reply, truth) == [], (ex.messages[1]["content"], reply)
+            if reply == "":
+                assert truth.outcome not in ("wicket", "dropped", "four", "six"), ex.messages[1]["content"]
+                assert not truth.milestone and not truth.day_start, ex.messages[1]["content"]
+
+
+def test_no_house_line_and_few_bare_labels(data):
+    spoken = [ex.messages[-1]["content"] for ex in data["train"] if ex.messages[-1]["content"]]
+    counts = Counter(spoken)
+    assert counts.most_common(1)[0][1] / len(spoken) < 0.03  # the default data's house line was 60-75% of a pool
+    assert sum(map(colour.is_bare_label, spoken)) / len(spoken) < 0.05
+    fours = Counter(ex.messages[-1]["content"] for ex in data["train"] if ex.meta["outcome"] == "four")
+    assert len(fours) >= 40 and fours.most_common(1)[0][1] / sum(fours.values()) < 0.1
+
+
+def test_a_share_of_prompts_has_no_outcome_line(data):
+    raw = [ex for ex in data["train"] if not ex.meta["outcome_line"]]
+    assert 0.1 <= len(raw) / len(data["train"]) <= 0.4
+    assert all(not ex.messages[1]["content"].startswith("Outcome:") for ex in raw)
+
+
+# sha256 of build(99, 0.1) with the code before issue 15 (git archive c1eb573~1): the switch off changes nothing.
+DEFAULT_DATA_SHA256 = "8d798db5fecb3d87c7d4a923ee8c889691a92a32c3d3cdb1f980e9763d415744"
+
+
+def test_the_default_data_is_unchanged_by_the_switch():
+    import hashlib
+
+    d = build(99, 0.1)
+    text = "".join(ex.to_json() for split in ("train", "val", "test") for ex in d[split])
+    assert hashlib.sha256(text.encode()).hexdigest() == DEFAULT_DATA_SHA256
+    assert not any("partnership" in ex.messages[1]["content"] for ex in d["train"])
