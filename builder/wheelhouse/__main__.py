@@ -14,16 +14,27 @@ def main(argv: list[str] | None = None) -> int:
     repo = Path(__file__).resolve().parents[2]
     ap = argparse.ArgumentParser(prog="python3 -m builder.wheelhouse", description=__doc__)
     ap.add_argument("--out", type=Path, default=repo / "build" / "wheelhouse-pi", help="wheelhouse folder")
-    ap.add_argument("--python", action="append", choices=sorted(PYTHONS),
-                    help="CPython version (repeatable; default: all of %(choices)s)")
+    ap.add_argument(
+        "--python",
+        action="append",
+        choices=sorted(PYTHONS),
+        help="CPython version (repeatable; default: all of %(choices)s)",
+    )
     ap.add_argument("--jobs", type=int, default=2, help="parallel compile jobs for the cross-build")
     ap.add_argument("--rebuild", action="store_true", help="cross-compile llama-cpp-python even if cached")
     ap.add_argument("--refresh", action="store_true", help="resolve the other wheels again even if cached")
     ap.add_argument("--no-import-test", action="store_true", help="skip the emulated import test")
     args = ap.parse_args(argv)
     try:
-        manifest = build(args.out.resolve(), repo, pythons=args.python or sorted(PYTHONS), jobs=args.jobs,
-                         rebuild=args.rebuild, refresh=args.refresh, test_imports=not args.no_import_test)
+        manifest = build(
+            args.out.resolve(),
+            repo,
+            pythons=args.python or sorted(PYTHONS),
+            jobs=args.jobs,
+            rebuild=args.rebuild,
+            refresh=args.refresh,
+            test_imports=not args.no_import_test,
+        )
     except WheelhouseError as e:
         print(f"wheelhouse: error: {e}", file=sys.stderr)
         return 1
@@ -31,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     for w in manifest["wheels"]:
         print(f"{w['file']:<72} {w['bytes'] / 1e6:6.1f}  {','.join(w['for'])}")
     for py, t in manifest["import_tests"].items():
-        print(f"import test CPython {py}: {t['python']} {t['machine']}, llama_cpp {t['llama_cpp']}"
-              f"{' (cached)' if t.get('cached') else ''}")
+        print(
+            f"import test CPython {py}: {t['python']} {t['machine']}, llama_cpp {t['llama_cpp']}"
+            f"{' (cached)' if t.get('cached') else ''}"
+        )
     return 0
 
 

@@ -79,10 +79,13 @@ def build_llama_wheel(pin: str, *, jobs: int = 2, rebuild: bool = False) -> Path
         env["CMAKE_BUILD_PARALLEL_LEVEL"] = str(jobs)
         env.pop("PIP_REQUIRE_VIRTUALENV", None)
         out = tmp / "out"
-        run_logged([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-cache-dir",
-                    "-w", str(out), str(sdist)],
-                   log=cache_root() / "logs" / f"llama-cpp-python-{key}.log",
-                   label="llama-cpp-python cross-build", env=env, every=30)
+        run_logged(
+            [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-cache-dir", "-w", str(out), str(sdist)],
+            log=cache_root() / "logs" / f"llama-cpp-python-{key}.log",
+            label="llama-cpp-python cross-build",
+            env=env,
+            every=30,
+        )
         built = sorted(out.glob("llama_cpp_python-*.whl"))
         if len(built) != 1:
             raise WheelhouseError(f"expected one llama_cpp_python wheel, got {[p.name for p in built]}")
@@ -113,8 +116,10 @@ def check_aarch64(wheel: Path) -> list[str]:
             if int.from_bytes(head[18:20], "little") != _EM_AARCH64:
                 wrong.append(info.filename)
     if wrong or not names:
-        raise WheelhouseError(f"not aarch64 shared objects in {wheel.name}: {wrong or 'none found'}; "
-                              "did the cross toolchain get used? (check CMAKE_ARGS in the build log)")
+        raise WheelhouseError(
+            f"not aarch64 shared objects in {wheel.name}: {wrong or 'none found'}; "
+            "did the cross toolchain get used? (check CMAKE_ARGS in the build log)"
+        )
     return names
 
 
@@ -162,8 +167,10 @@ def _sdist(pin: str) -> Path:
         return found[0]
     say(f"{name}: downloading the {version} source distribution")
     with tempfile.TemporaryDirectory(prefix="suksham-sdist-") as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                        "-d", tmp, pin], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", "-d", tmp, pin],
+            check=True,
+        )
         got = sorted(Path(tmp).glob("*.tar.gz"))
         if not got:
             raise WheelhouseError(f"pip download {pin} gave no .tar.gz")

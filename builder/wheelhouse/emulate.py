@@ -60,15 +60,21 @@ def ensure_root(suite: str) -> Path:
     if problem := qemu_problem():
         raise WheelhouseError(problem)
     if not binfmt_ready():
-        raise WheelhouseError("binfmt_misc has no qemu-aarch64 entry (debootstrap's second stage needs it): "
-                              "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && "
-                              "update-binfmts --enable qemu-aarch64")
+        raise WheelhouseError(
+            "binfmt_misc has no qemu-aarch64 entry (debootstrap's second stage needs it): "
+            "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && "
+            "update-binfmts --enable qemu-aarch64"
+        )
     tmp = root.with_name(suite + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.parent.mkdir(parents=True, exist_ok=True)
     say(f"arm64 root: debootstrap {suite} into {root} (once; a few minutes)")
-    run_logged(["debootstrap", "--arch=arm64", "--variant=minbase", f"--include={PACKAGES}", suite, str(tmp), MIRROR],
-               log=cache_root() / "logs" / f"debootstrap-{suite}.log", label=f"debootstrap {suite}", every=30)
+    run_logged(
+        ["debootstrap", "--arch=arm64", "--variant=minbase", f"--include={PACKAGES}", suite, str(tmp), MIRROR],
+        log=cache_root() / "logs" / f"debootstrap-{suite}.log",
+        label=f"debootstrap {suite}",
+        every=30,
+    )
     subprocess.run(["chroot", str(tmp), "apt-get", "clean"], check=True)
     (tmp / ".suksham-arm64-root").write_text(PACKAGES + "\n")
     shutil.rmtree(root, ignore_errors=True)
@@ -107,6 +113,22 @@ def pip_wheel(root: Path) -> Path:
 def install_from_wheelhouse(root: Path, wheelhouse: Path, target: Path, spec: str, *, log: Path) -> None:
     """`pip install --no-index --find-links WHEELHOUSE --target TARGET SPEC`, by the root's aarch64 pip."""
     shutil.rmtree(target, ignore_errors=True)
-    run_logged([*python_argv(root), str(pip_wheel(root) / "pip"), "install", "--no-index", "--no-compile",
-                "--disable-pip-version-check", "--find-links", str(wheelhouse), "--target", str(target), spec],
-               log=log, label=f"pip install {spec} in the arm64 {root.name} root", env=emulated_env(), every=30)
+    run_logged(
+        [
+            *python_argv(root),
+            str(pip_wheel(root) / "pip"),
+            "install",
+            "--no-index",
+            "--no-compile",
+            "--disable-pip-version-check",
+            "--find-links",
+            str(wheelhouse),
+            "--target",
+            str(target),
+            spec,
+        ],
+        log=log,
+        label=f"pip install {spec} in the arm64 {root.name} root",
+        env=emulated_env(),
+        every=30,
+    )

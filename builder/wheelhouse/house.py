@@ -16,8 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from builder.wheelhouse import PLATFORMS, PYTHONS, QEMU_CPU, WheelhouseError, cache_root
-from builder.wheelhouse import crossbuild, emulate, fetch
+from builder.wheelhouse import PLATFORMS, PYTHONS, QEMU_CPU, WheelhouseError, cache_root, crossbuild, emulate, fetch
 from builder.wheelhouse.progress import run_logged, say
 from builder.wheelhouse.requirements import device_requirements, pin_of
 
@@ -37,8 +36,16 @@ WANT_ON = ("NEON = 1", "DOTPROD = 1", "REPACK = 1", "OPENMP = 1")
 WANT_OFF = ("SVE = 1", "MATMUL_INT8 = 1", "SME = 1")
 
 
-def build(out: Path, repo: Path, *, pythons: list[str], jobs: int = 2, rebuild: bool = False,
-          refresh: bool = False, test_imports: bool = True) -> dict:
+def build(
+    out: Path,
+    repo: Path,
+    *,
+    pythons: list[str],
+    jobs: int = 2,
+    rebuild: bool = False,
+    refresh: bool = False,
+    test_imports: bool = True,
+) -> dict:
     """Make `out` (e.g. build/wheelhouse-pi); returns the manifest."""
     start = time.monotonic()
     name, reqs = device_requirements(repo / "pyproject.toml")
@@ -67,8 +74,10 @@ def build(out: Path, repo: Path, *, pythons: list[str], jobs: int = 2, rebuild: 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    say(f"{out}: {len(manifest['wheels'])} wheels, {manifest['total_bytes'] / 1e6:.1f} MB, "
-        f"in {time.monotonic() - start:.0f} s")
+    say(
+        f"{out}: {len(manifest['wheels'])} wheels, {manifest['total_bytes'] / 1e6:.1f} MB, "
+        f"in {time.monotonic() - start:.0f} s"
+    )
     return manifest
 
 
@@ -82,9 +91,25 @@ def _project_wheel(repo: Path, dest: Path) -> str:
             shutil.copytree(repo / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         # Same sources, same bytes: zip timestamps come from SOURCE_DATE_EPOCH.
         env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
-        run_logged([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index", "--find-links", str(dest),
-                    "--disable-pip-version-check", "-w", str(dest), str(src)],
-                   log=cache_root() / "logs" / "project-wheel.log", label="suksham-benaud wheel", env=env)
+        run_logged(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--no-deps",
+                "--no-index",
+                "--find-links",
+                str(dest),
+                "--disable-pip-version-check",
+                "-w",
+                str(dest),
+                str(src),
+            ],
+            log=cache_root() / "logs" / "project-wheel.log",
+            label="suksham-benaud wheel",
+            env=env,
+        )
     found = sorted(dest.glob("suksham_benaud-*.whl"))
     if not found:
         raise WheelhouseError("pip wheel made no suksham_benaud wheel")
@@ -113,12 +138,19 @@ def import_test(wheelhouse: Path, python: str, own: str, use_cache: bool = True)
     root = emulate.ensure_root(suite)
     with tempfile.TemporaryDirectory(prefix=f"suksham-imp-{suite}-") as target:
         target = Path(target) / "site"
-        emulate.install_from_wheelhouse(root, wheelhouse, target, "suksham-benaud[device]",
-                                        log=cache_root() / "logs" / f"import-test-{suite}.log")
+        emulate.install_from_wheelhouse(
+            root, wheelhouse, target, "suksham-benaud[device]", log=cache_root() / "logs" / f"import-test-{suite}.log"
+        )
         say(f"import test CPython {python}: importing under qemu ({QEMU_CPU})")
         t0 = time.monotonic()
-        proc = subprocess.run([*emulate.python_argv(root), "-c", IMPORT_TEST], capture_output=True, text=True,
-                              env=emulate.emulated_env(target), cwd="/", timeout=900)
+        proc = subprocess.run(
+            [*emulate.python_argv(root), "-c", IMPORT_TEST],
+            capture_output=True,
+            text=True,
+            env=emulate.emulated_env(target),
+            cwd="/",
+            timeout=900,
+        )
     if proc.returncode != 0:
         raise WheelhouseError(f"import test on CPython {python} ({suite}, {QEMU_CPU}) failed:\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -127,8 +159,9 @@ def import_test(wheelhouse: Path, python: str, own: str, use_cache: bool = True)
     missing = [f for f in WANT_ON if f not in info]
     extra = [f for f in WANT_OFF if f in info]
     if result["python"].rsplit(".", 1)[0] != python or result["machine"] != "aarch64" or missing or extra:
-        raise WheelhouseError(f"import test on CPython {python}: unexpected {result} "
-                              f"(missing {missing}, unexpected {extra})")
+        raise WheelhouseError(
+            f"import test on CPython {python}: unexpected {result} (missing {missing}, unexpected {extra})"
+        )
     say(f"import test CPython {python}: ok, {result['python']} {result['machine']}: {info.strip()}")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(result, indent=2) + "\n")
@@ -138,8 +171,14 @@ def import_test(wheelhouse: Path, python: str, own: str, use_cache: bool = True)
 def _manifest(folder: Path, name: str, reqs: list[str], llama: Path, per_python: dict, own: str, tests: dict) -> dict:
     wheels = []
     for path in sorted(folder.glob("*.whl")):
-        wheels.append({"file": path.name, "sha256": crossbuild.sha256_file(path), "bytes": path.stat().st_size,
-                       "for": [py for py, names in per_python.items() if path.name in names] or sorted(per_python)})
+        wheels.append(
+            {
+                "file": path.name,
+                "sha256": crossbuild.sha256_file(path),
+                "bytes": path.stat().st_size,
+                "for": [py for py, names in per_python.items() if path.name in names] or sorted(per_python),
+            }
+        )
     inputs = json.loads((llama.parent / "inputs.json").read_text())
     manifest = {
         "project": name,

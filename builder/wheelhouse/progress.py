@@ -18,8 +18,16 @@ def say(msg: str) -> None:
     print(f"wheelhouse: {msg}", flush=True)
 
 
-def run_logged(cmd: list[str], *, log: Path, label: str, env: dict | None = None,
-               cwd: Path | None = None, every: float = 20.0, timeout: float | None = None) -> None:
+def run_logged(
+    cmd: list[str],
+    *,
+    log: Path,
+    label: str,
+    env: dict | None = None,
+    cwd: Path | None = None,
+    every: float = 20.0,
+    timeout: float | None = None,
+) -> None:
     """Run `cmd`, its output to `log`; every `every` s print elapsed time and the build's last [NN%]."""
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
