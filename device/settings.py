@@ -15,6 +15,9 @@ MAX_TOKENS_CAP = 256  # replies are five words; this bounds what a chat client c
 DEFAULT_QUEUE_SIZE = 8  # requests allowed to wait for the engine; beyond this, 503
 DEFAULT_TIMEOUT_S = 30.0  # per request, queueing included
 RETRY_AFTER_S = 1  # what a 503 tells the client to wait
+HEADER_TIMEOUT_S = 10.0  # a connection must complete its request headers this soon (streams, headers done, are not cut)
+MAX_CONNECTIONS = 256  # open at once; beyond it the oldest one still waiting for headers is closed
+MAX_STREAMS = 64  # streaming responses (chat SSE, match events, NDJSON) at once, within MAX_CONNECTIONS
 
 
 def version() -> str:

@@ -17,6 +17,7 @@ from device.commentary.events import (
     EXTRA_KINDS,
     LEGAL_OFF_NOBALL,
     LEGAL_OFF_WIDE,
+    MAX_NOTE_CHARS,
     MAX_READ_CHARS,
     MAX_RUNS,
     Canonical,
@@ -175,7 +176,7 @@ def read_delivery(delivery: dict, context: dict | None = None) -> Canonical:
 
     kind = next((k for k in EXTRA_KINDS if k in extras), None)
     # the free-text note may carry what Cricsheet has no field for: a dropped catch, a hat-trick ball
-    note = read_text(ctx["note"]) if ctx.get("note") else Canonical(outcome="unclear", confident=False)
+    note = read_text(ctx["note"][:MAX_NOTE_CHARS]) if ctx.get("note") else Canonical(outcome="unclear", confident=False)
     if dismissal:
         outcome = "wicket"
     elif note.outcome == "dropped":

@@ -63,6 +63,7 @@ LEGAL_OFF_NOBALL = {
 LEGAL_OFF_WIDE = LEGAL_OFF_NOBALL | {"stumped", "hit wicket"}
 MAX_TEXT_CHARS = 400  # longer text is cut in the prompt (the reader reads up to MAX_READ_CHARS)
 MAX_READ_CHARS = 2000  # keeps the reader's regex work bounded on absurd input
+MAX_NOTE_CHARS = 120  # a context note: what the prompt shows of it, and all of it the reader reads
 MAX_RUNS = 10  # off the bat, or extras of one kind, on one ball: beyond this is a typo
 
 

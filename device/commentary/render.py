@@ -19,7 +19,7 @@ Try it:  python -c "from device.commentary.render import render_user; print(rend
 from __future__ import annotations
 
 from device.commentary.delivery import CONTEXT_TYPES, json_event, read_context, read_delivery, read_text
-from device.commentary.events import MAX_TEXT_CHARS, Canonical, EventError
+from device.commentary.events import MAX_NOTE_CHARS, MAX_TEXT_CHARS, Canonical, EventError
 
 SYSTEM_PROMPT = "You are Richie Benaud. Comment in at most five words, or stay silent."
 
@@ -153,7 +153,7 @@ def render_delivery(ev: Canonical, context: dict | None = None, keys=None) -> st
     parts += _context_phrases(ev, ctx)
     line = ", ".join(parts)
     if ctx.get("note"):
-        line += f". {ctx['note'][:120]}"
+        line += f". {ctx['note'][:MAX_NOTE_CHARS]}"
     return line
 
 
@@ -166,15 +166,15 @@ def _flag_lines(ev: Canonical) -> list[str]:
     return lines
 
 
-def _event(text, delivery, context, keys=None) -> tuple[Canonical, str, str]:
-    """(canonical, the event as the prompt shows it, the event as typed)."""
+def _event(text, delivery, context, keys=None, event=None) -> tuple[Canonical, str, str]:
+    """(canonical, the event as the prompt shows it, the event as typed); `event`: the caller's reading."""
     if (text is None) == (delivery is None):
         raise EventError("give exactly one of an event text or a delivery")
     if delivery is not None:
-        ev = read_delivery(delivery, context)
+        ev = event or read_delivery(delivery, context)
         line = render_delivery(ev, context, keys)
         return ev, line, "\n".join(_flag_lines(ev) + [line])  # a delivery keeps its flags: they are its context
-    ev = read_text(text)
+    ev = event or read_text(text)
     typed = " ".join(text.split())[:MAX_TEXT_CHARS]
     if not typed:
         raise EventError("the event text is empty")
@@ -184,13 +184,13 @@ def _event(text, delivery, context, keys=None) -> tuple[Canonical, str, str]:
     return ev, typed, typed
 
 
-def render_user(*, text=None, delivery=None, context=None, outcome_line=True, keys=None) -> str:
+def render_user(*, text=None, delivery=None, context=None, outcome_line=True, keys=None, event=None) -> str:
     """The user message: "Outcome: ..." (when known), flag lines, then the event itself.
 
     With outcome_line=False it is the event alone, as `ollama run` would send it. `keys`: the context
-    keys shown (see LEGACY_KEYS).
+    keys shown (see LEGACY_KEYS). `event`: the same input already read (`read_event`), not read again.
     """
-    ev, shown, typed = _event(text, delivery, context, keys)
+    ev, shown, typed = _event(text, delivery, context, keys, event)
     if not outcome_line:
         return typed
     phrase = outcome_phrase(ev)
@@ -198,11 +198,6 @@ def render_user(*, text=None, delivery=None, context=None, outcome_line=True, ke
     return "\n".join(lines)
 
 
-def build_messages(*, text=None, delivery=None, context=None, outcome_line=True, keys=None) -> list[dict]:
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {
-            "role": "user",
-            "content": render_user(text=text, delivery=delivery, context=context, outcome_line=outcome_line, keys=keys),
-        },
-    ]
+def build_messages(*, text=None, delivery=None, context=None, outcome_line=True, keys=None, event=None) -> list[dict]:
+    user = render_user(text=text, delivery=delivery, context=context, outcome_line=outcome_line, keys=keys, event=event)
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]

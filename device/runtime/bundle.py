@@ -85,10 +85,16 @@ def read_manifest(folder: str | os.PathLike) -> dict:
 
 
 def verify_bundle(folder: str | os.PathLike) -> Bundle:
-    """Check every sha256 in the manifest; refuse the bundle on the first problem found."""
+    """Check every sha256 in the manifest, and that the folder holds nothing else; refuse the bundle
+    with every problem found. A file the manifest does not list is refused too: a sealed bundle is
+    exactly what its evaluation gate saw, and a stray file (a second GGUF, an edited Modelfile under
+    another name) would be served or copied on unchecked."""
     folder = Path(folder).resolve()
     manifest = read_manifest(folder)
     problems = []
+    listed = set(manifest["files"])
+    if folder.is_dir():
+        problems += [f"{rel}: not listed in the manifest" for rel in _bundle_files(folder) if rel not in listed]
     for rel, expected in sorted(manifest["files"].items()):
         path = (folder / rel).resolve()
         if folder not in path.parents:
@@ -101,12 +107,13 @@ def verify_bundle(folder: str | os.PathLike) -> Bundle:
         raise BundleError(
             f"bundle {folder} failed verification:\n  "
             + "\n  ".join(problems)
-            + "\nCopy the bundle again from the build machine (or rebuild it); do not edit a sealed bundle."
+            + "\nCopy the bundle again from the build machine (or rebuild it); do not edit a sealed bundle"
+            + (" (remove the files it does not list)." if any("not listed" in p for p in problems) else ".")
         )
     gguf = manifest.get("gguf", GGUF_NAME)
     if gguf not in manifest["files"]:
         raise BundleError(f"{folder / MANIFEST} does not list its GGUF ({gguf}). Rebuild the bundle.")
     n_ctx = manifest.get("n_ctx", DEFAULT_N_CTX)
-    if not isinstance(n_ctx, int) or n_ctx <= 0:
+    if type(n_ctx) is not int or n_ctx <= 0:  # bool is an int to isinstance: `"n_ctx": true` is refused
         raise BundleError(f"{folder / MANIFEST}: n_ctx must be a positive integer, got {n_ctx!r}.")
     return Bundle(path=folder, manifest=manifest, gguf_path=folder / gguf, n_ctx=n_ctx)

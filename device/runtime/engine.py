@@ -4,7 +4,10 @@ A llama.cpp context is not thread-safe, so every call that evaluates tokens hold
 The context keeps the tokens of the previous request; llama-cpp-python's `generate` then reuses
 the longest common prefix of the KV cache. Because every commentary prompt starts with the same
 system prompt, a request evaluates only its own event tokens; `Completion.prompt_eval_tokens`
-reports what llama.cpp really evaluated (from its perf counters), so this can be checked.
+reports what was really evaluated, so this can be checked. The prompt is evaluated in chunks
+(`_prefill`), so a deadline or a cancel (`cancel_scope`) stops it within one chunk, and every
+chunk and token stamps `progress_at`, which the watchdog reads. Message contents are tokenized as
+plain text; only the chat template's own text may hold control tokens.
 
     from device.runtime.engine import Engine, EngineSettings
     engine = Engine(EngineSettings(model_path="model.gguf")).load()
@@ -14,6 +17,8 @@ reports what llama.cpp really evaluated (from its perf counters), so this can be
 from __future__ import annotations
 
 import codecs
+import contextlib
+import contextvars
 import os
 import threading
 import time
@@ -31,6 +36,11 @@ from device.settings import DEFAULT_N_CTX
 # Sampling for commentary: greedy, and a short leash; a Benaud line is at most five words.
 COMMENTARY_MAX_TOKENS = 12
 COMMENTARY_TEMPERATURE = 0.0
+# Prompt tokens per llama_decode call: between two calls the deadline and a cancel are checked and the
+# watchdog sees progress, so a long prompt of a request that went away stops within one chunk.
+PROMPT_CHUNK = 32  # ~0.5 s at the Pi's floor of 60 prompt tokens/s; a commentary prompt's own tokens fit in one
+# Private-use marks put in place of each message's content to find where the template puts it.
+_MARK = "\ue000suksham-content-{}\ue001"
 
 
 def usable_cores() -> int:
@@ -44,6 +54,31 @@ class EngineError(RuntimeError):
 
 class DeadlineExceeded(EngineError):
     """Generation was stopped because the request's deadline passed."""
+
+
+class Cancelled(DeadlineExceeded):
+    """Generation was stopped because its request went away (timed out, or the client disconnected)."""
+
+
+_cancel: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar("suksham_cancel", default=None)
+
+
+@contextlib.contextmanager
+def cancel_scope(event: threading.Event):
+    """Generation in this block (on this thread) stops with `Cancelled` soon after `event` is set."""
+    token = _cancel.set(event)
+    try:
+        yield
+    finally:
+        _cancel.reset(token)
+
+
+def _check_stop(deadline: float | None) -> None:
+    event = _cancel.get()
+    if event is not None and event.is_set():
+        raise Cancelled("the request went away")
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceeded("the request took longer than its timeout")
 
 
 @dataclass(frozen=True)
@@ -77,6 +112,8 @@ class Engine:
         self._llama = None
         self._formatter = None
         self.load_seconds: float | None = None
+        # monotonic time of the last prompt chunk or token the engine evaluated: the watchdog's proof of progress
+        self.progress_at = time.monotonic()
 
     # -- loading -----------------------------------------------------------------------------
     def load(self) -> Engine:
@@ -140,6 +177,11 @@ class Engine:
         return self.llama.metadata["tokenizer.chat_template"]
 
     @property
+    def busy(self) -> bool:
+        """A generation (or probe) holds the engine right now."""
+        return self._lock.locked()
+
+    @property
     def lock(self) -> threading.Lock:
         """Hold this around any direct use of `llama` from another thread."""
         return self._lock
@@ -166,7 +208,26 @@ class Engine:
         A str is a raw prompt (Ollama's `raw: true`): no template, and the model's own BOS rule applies."""
         if isinstance(messages, str):
             return self.tokenize(messages, special=True, add_bos=True)
-        return self.tokenize(self.render(messages), special=True, add_bos=False)
+        ids: list[int] = []
+        for piece, is_template in self.prompt_pieces(messages):
+            ids += self.tokenize(piece, special=is_template, add_bos=False)
+        return ids
+
+    def prompt_pieces(self, messages: list[dict]) -> list[tuple[str, bool]]:
+        """The rendered prompt as (text, is_template) pieces: the template's own text may hold control
+        tokens (`<|im_start|>`), a message's content is plain text, so a user cannot type a new turn."""
+        marked = [{**m, "content": _MARK.format(i)} for i, m in enumerate(messages)]
+        layout = self.render(marked)
+        pieces: list[tuple[str, bool]] = []
+        pos = 0
+        for i, m in enumerate(messages):
+            at = layout.find(_MARK.format(i), pos)
+            if at < 0:  # the template dropped this message (or its content): nothing to place
+                continue
+            pieces += [(layout[pos:at], True), (m.get("content") or "", False)]
+            pos = at + len(_MARK.format(i))
+        pieces.append((layout[pos:], True))
+        return [(text, special) for text, special in pieces if text]
 
     # -- generation ------------------------------------------------------------------------------
     def stream(
@@ -204,26 +265,62 @@ class Engine:
             messages, max_tokens=COMMENTARY_MAX_TOKENS, temperature=COMMENTARY_TEMPERATURE, deadline=deadline
         )
 
-    def probe(self, messages: list[dict], timeout: float = 5.0) -> bool:
-        """True when the engine generates a token for `messages` within `timeout` seconds.
-
-        Used for the systemd watchdog: proof of life is a real decode, not a timer. Pass messages
-        that share the commentary system prompt, so the cached prefix stays useful.
+    def probe(self, messages: list[dict] | None = None, timeout: float = 5.0) -> bool:
+        """True when the engine decodes one token within `timeout` seconds: proof of life for the
+        systemd watchdog when no request ran. It re-evaluates the last cached token (or a first one),
+        so it needs no context room and leaves the cached prompt prefix as it was. `messages` is unused.
         """
         if not self._lock.acquire(timeout=timeout):
-            return False  # busy; the caller counts completed requests as proof of life instead
+            return False  # busy: the caller counts progress of the running job instead
         try:
-            if self._llama is None:
+            llama = self._llama
+            if llama is None:
                 return False
-            deadline = time.monotonic() + timeout
-            for item in self._generate(messages, 1, 0.0, 1.0, 40, [], None, deadline):
-                if isinstance(item, Completion):
-                    return True
-            return False
-        except EngineError:
+            if llama.n_tokens > 0:
+                last = int(llama.input_ids[llama.n_tokens - 1])
+                llama.n_tokens -= 1
+            else:
+                last = llama.token_bos() if llama.token_bos() >= 0 else 0
+            llama.eval([last])
+            self.progress_at = time.monotonic()
+            return True
+        except (RuntimeError, ValueError, EngineError):
             return False
         finally:
             self._lock.release()
+
+    def check_prompt(self, messages: list[dict] | str, max_tokens: int) -> list[int]:
+        """The prompt's token ids; EngineError when they and `max_tokens` do not fit the context."""
+        ids = self.prompt_ids(messages)
+        if len(ids) + max_tokens > self.settings.n_ctx:
+            raise EngineError(
+                f"prompt of {len(ids)} tokens plus max_tokens {max_tokens} exceeds the context of {self.settings.n_ctx}"
+            )
+        return ids
+
+    def _prefill(self, ids: list[int], deadline: float | None) -> int:
+        """Evaluate the prompt tokens the KV cache does not hold, PROMPT_CHUNK at a time, checking the
+        deadline and a cancel before each chunk; returns how many were evaluated. llama-cpp-python's
+        `generate` then finds the whole prompt cached and samples at once."""
+        llama = self._llama
+        cached = llama.input_ids[: llama.n_tokens].tolist()
+        common = 0
+        for a, b in zip(cached, ids):
+            if a != b:
+                break
+            common += 1
+        if common == len(ids):
+            _check_stop(deadline)
+            return 0  # all cached: generate re-evaluates (at most) the last token itself
+        if common == 0 or not llama._ctx.kv_cache_seq_rm(-1, common, -1):
+            llama.reset()
+            common = 0
+        llama.n_tokens = common
+        for i in range(common, len(ids), PROMPT_CHUNK):
+            _check_stop(deadline)
+            llama.eval(ids[i : i + PROMPT_CHUNK])
+            self.progress_at = time.monotonic()
+        return len(ids) - common
 
     def _generate(self, messages, max_tokens, temperature, top_p, top_k, stop, seed, deadline, min_p=0.05):
         import llama_cpp
@@ -231,14 +328,11 @@ class Engine:
         self._require()
         llama = self._llama
         start = time.perf_counter()
-        ids = self.prompt_ids(messages)
-        if len(ids) + max_tokens > self.settings.n_ctx:
-            raise EngineError(
-                f"prompt of {len(ids)} tokens plus max_tokens {max_tokens} exceeds the context of {self.settings.n_ctx}"
-            )
+        ids = self.check_prompt(messages, max_tokens)
         if seed is not None:
             llama.set_seed(seed)
         llama_cpp.llama_perf_context_reset(llama.ctx)
+        evaluated = self._prefill(ids, deadline)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         out_ids: list[int] = []
         text = ""
@@ -249,6 +343,7 @@ class Engine:
         for token in llama.generate(
             ids, top_k=top_k, top_p=top_p, min_p=min_p, temp=temperature, repeat_penalty=1.0, reset=True
         ):
+            self.progress_at = time.monotonic()
             if ttft_ms is None:
                 ttft_ms = (time.perf_counter() - start) * 1000
             if llama_cpp.llama_vocab_is_eog(llama._model.vocab, token):
@@ -268,8 +363,7 @@ class Engine:
                 emitted = safe
             if len(out_ids) >= max_tokens:
                 break
-            if deadline is not None and time.monotonic() > deadline:
-                raise DeadlineExceeded("the request took longer than its timeout")
+            _check_stop(deadline)
         text += decoder.decode(b"", final=True)
         if finish == "length" and (cut := _find_stop(text, stop)) is not None:
             text, finish = text[:cut], "stop"
@@ -281,7 +375,7 @@ class Engine:
             text=text,
             prompt_tokens=len(ids),
             completion_tokens=len(out_ids),
-            prompt_eval_tokens=int(perf.n_p_eval),
+            prompt_eval_tokens=evaluated or int(perf.n_p_eval),
             ttft_ms=ttft_ms if ttft_ms is not None else total_ms,
             total_ms=total_ms,
             finish_reason=finish,

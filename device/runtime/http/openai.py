@@ -11,9 +11,28 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from device.runtime.engine import Completion, DeadlineExceeded
+from device.runtime.engine import Completion, DeadlineExceeded, EngineError
 from device.runtime.http.api import ApiError, ChatRequest, error_body
 from device.runtime.http.state import Server
+
+_STARTED = object()  # the job checked its prompt and starts generating
+
+
+async def _started(server: Server, fut, pieces: asyncio.Queue) -> None:
+    """Wait until the stream's job has checked its prompt; its failure before that raises an ApiError."""
+    timeout = server.settings.request_timeout
+    getter = asyncio.ensure_future(pieces.get())
+    done, _ = await asyncio.wait({getter, asyncio.wrap_future(fut)}, timeout=timeout + 1, return_when="FIRST_COMPLETED")
+    if getter in done and getter.result() is _STARTED:
+        return
+    getter.cancel()
+    fut.cancel()
+    exc = fut.exception() if fut.done() and not fut.cancelled() else None
+    if exc is None or isinstance(exc, DeadlineExceeded):
+        raise ApiError(504, f"no reply within {timeout:g} s", "timeout", "timeout")
+    if isinstance(exc, EngineError):
+        raise ApiError(400, str(exc), "invalid_request_error", "engine_rejected")
+    raise exc
 
 
 def router(server: Server) -> APIRouter:
@@ -66,6 +85,9 @@ def router(server: Server) -> APIRouter:
         cancelled = threading.Event()
 
         def produce(deadline):
+            # A prompt that does not fit fails the job here, before the stream (and its 200) starts.
+            engine.check_prompt(messages, kwargs["max_tokens"])
+            loop.call_soon_threadsafe(pieces.put_nowait, _STARTED)
             for item in engine.stream(messages, deadline=deadline, **kwargs):
                 if cancelled.is_set():
                     break
@@ -74,6 +96,7 @@ def router(server: Server) -> APIRouter:
 
         deadline = time.monotonic() + settings.request_timeout
         fut = server.worker.submit(produce, deadline)  # 503 here, before the stream starts
+        await _started(server, fut, pieces)  # bad input or a timeout: its 4xx/504 is the HTTP status
 
         def chunk(delta, finish=None):
             return (
@@ -124,6 +147,7 @@ def router(server: Server) -> APIRouter:
                 yield "data: [DONE]\n\n"
             finally:
                 cancelled.set()
+                fut.cancel()  # a client that went away stops the job within a token
 
         return StreamingResponse(
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
