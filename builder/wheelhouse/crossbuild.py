@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from builder.wheelhouse.progress import run_logged, say
 
 # Bump when the recipe changes in a way the inputs below do not show.
 RECIPE = 1
+# Bump when `slimmed` drops something else (it runs on the cached wheel: no rebuild).
+SLIM = 1
 CROSS_CC, CROSS_CXX = "aarch64-linux-gnu-gcc", "aarch64-linux-gnu-g++"
 TOOLCHAIN = f"""\
 set(CMAKE_SYSTEM_NAME Linux)
@@ -68,7 +71,7 @@ def build_llama_wheel(pin: str, *, jobs: int = 2, rebuild: bool = False) -> Path
     done = sorted(slot.glob("*.whl")) if (slot / "inputs.json").is_file() else []
     if done and not rebuild:
         say(f"llama-cpp-python: cached aarch64 wheel {done[0].name} (inputs {key})")
-        return done[0]
+        return slimmed(done[0])
 
     say(f"llama-cpp-python: cross-compiling {pin} for the Cortex-A76 ({jobs} jobs; about 6 min on 2 cores)")
     with tempfile.TemporaryDirectory(prefix="suksham-llama-") as tmp:
@@ -99,7 +102,36 @@ def build_llama_wheel(pin: str, *, jobs: int = 2, rebuild: bool = False) -> Path
         shutil.rmtree(slot, ignore_errors=True)
         staging.rename(slot)
     say(f"llama-cpp-python: cached {slot / wheel.name}")
-    return slot / wheel.name
+    return slimmed(slot / wheel.name)
+
+
+def slimmed(wheel: Path) -> Path:
+    """`wheel` without what llama_cpp never loads (cached beside it; ~41 of its 56 MB unpacked).
+
+    llama.cpp's install rules also put lib/, include/ and lib/cmake at the top of site-packages, and
+    a zip has no symlinks, so every library is there three times (.so, .so.0, .so.0.x.y). llama_cpp
+    loads llama_cpp/lib/libllama.so, whose NEEDED entries name the .so.0 sonames: keep those two.
+    """
+    out = wheel.parent / f"slim-{SLIM}" / wheel.name
+    if not out.is_file():
+        out.parent.mkdir(exist_ok=True)
+        _rewrite(wheel, out.with_suffix(".tmp"), drop=_unused)
+        out.with_suffix(".tmp").rename(out)
+    return out
+
+
+def build_inputs(wheel: Path) -> dict:
+    """What the cached wheel was built from (inputs.json in its cache slot)."""
+    for folder in (wheel.parent, wheel.parent.parent):
+        if (folder / "inputs.json").is_file():
+            return json.loads((folder / "inputs.json").read_text())
+    return {}
+
+
+def _unused(name: str) -> bool:
+    if name.startswith(("lib/", "include/")):
+        return True
+    return name.startswith("llama_cpp/lib/") and re.search(r"\.so\.\d+\.\d+", name) is not None
 
 
 def check_aarch64(wheel: Path) -> list[str]:
@@ -128,18 +160,29 @@ def retag(wheel: Path, tag: str, dest: Path) -> Path:
     name, version = wheel.name.split("-")[:2]
     dest.mkdir(parents=True, exist_ok=True)
     target = dest / f"{name}-{version}-{tag}.whl"
-    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
-        infos = src.infolist()
+
+    def tags(text: str) -> str:
+        lines = [line for line in text.splitlines() if not line.startswith("Tag:")]
+        return "\n".join(lines).rstrip("\n") + f"\nTag: {tag}\n"
+
+    _rewrite(wheel, target, edit_wheel=tags)
+    return target
+
+
+def _rewrite(src_path: Path, dest: Path, *, drop=lambda name: False, edit_wheel=lambda text: text) -> None:
+    """Copy a wheel, leaving out the files `drop` names and editing WHEEL; RECORD is kept consistent."""
+    with zipfile.ZipFile(src_path) as src, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as out:
+        infos = [i for i in src.infolist() if not drop(i.filename)]
         wheel_file = next(i.filename for i in infos if i.filename.endswith(".dist-info/WHEEL"))
         record_file = next(i.filename for i in infos if i.filename.endswith(".dist-info/RECORD"))
-        lines = [line for line in src.read(wheel_file).decode().splitlines() if not line.startswith("Tag:")]
-        new_wheel = ("\n".join(lines).rstrip("\n") + f"\nTag: {tag}\n").encode()
+        new_wheel = edit_wheel(src.read(wheel_file).decode()).encode()
         digest = base64.urlsafe_b64encode(hashlib.sha256(new_wheel).digest()).rstrip(b"=").decode()
         record = []
         for row in src.read(record_file).decode().splitlines():
-            if row.split(",")[0] == wheel_file:
-                row = f"{wheel_file},sha256={digest},{len(new_wheel)}"
-            record.append(row)
+            path = row.rsplit(",", 2)[0]
+            if drop(path):
+                continue
+            record.append(f"{wheel_file},sha256={digest},{len(new_wheel)}" if path == wheel_file else row)
         for info in infos:
             if info.filename == wheel_file:
                 out.writestr(info, new_wheel)
@@ -147,7 +190,6 @@ def retag(wheel: Path, tag: str, dest: Path) -> Path:
                 out.writestr(info, "\n".join(record) + "\n")
             else:
                 out.writestr(info, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
-    return target
 
 
 def sha256_file(path: Path) -> str:

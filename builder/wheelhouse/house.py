@@ -141,18 +141,29 @@ def import_test(wheelhouse: Path, python: str, own: str, use_cache: bool = True)
         emulate.install_from_wheelhouse(
             root, wheelhouse, target, "suksham-benaud[device]", log=cache_root() / "logs" / f"import-test-{suite}.log"
         )
-        say(f"import test CPython {python}: importing under qemu ({QEMU_CPU})")
-        t0 = time.monotonic()
-        proc = subprocess.run(
-            [*emulate.python_argv(root), "-c", IMPORT_TEST],
-            capture_output=True,
-            text=True,
-            env=emulate.emulated_env(target),
-            cwd="/",
-            timeout=900,
-        )
+        result = check_imports(root, target, python)
+    say(f"import test CPython {python}: ok, {result['python']} {result['machine']}: {result['system_info'].strip()}")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(result, indent=2) + "\n")
+    return {**result, "cached": False}
+
+
+def check_imports(root: Path, site: Path, python: str) -> dict:
+    """Import what serving needs from `site` with the root's python under qemu; check the CPU features."""
+    say(f"import test CPython {python}: importing under qemu ({QEMU_CPU})")
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [*emulate.python_argv(root), "-c", IMPORT_TEST],
+        capture_output=True,
+        text=True,
+        env=emulate.emulated_env(site),
+        cwd="/",
+        timeout=1800,
+    )
     if proc.returncode != 0:
-        raise WheelhouseError(f"import test on CPython {python} ({suite}, {QEMU_CPU}) failed:\n{proc.stderr[-3000:]}")
+        raise WheelhouseError(
+            f"import test on CPython {python} ({root.name}, {QEMU_CPU}) failed:\n{proc.stderr[-3000:]}"
+        )
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["import_seconds"] = round(time.monotonic() - t0, 1)
     info = result["system_info"]
@@ -162,10 +173,7 @@ def import_test(wheelhouse: Path, python: str, own: str, use_cache: bool = True)
         raise WheelhouseError(
             f"import test on CPython {python}: unexpected {result} (missing {missing}, unexpected {extra})"
         )
-    say(f"import test CPython {python}: ok, {result['python']} {result['machine']}: {info.strip()}")
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(result, indent=2) + "\n")
-    return {**result, "cached": False}
+    return result
 
 
 def _manifest(folder: Path, name: str, reqs: list[str], llama: Path, per_python: dict, own: str, tests: dict) -> dict:
@@ -179,7 +187,7 @@ def _manifest(folder: Path, name: str, reqs: list[str], llama: Path, per_python:
                 "for": [py for py, names in per_python.items() if path.name in names] or sorted(per_python),
             }
         )
-    inputs = json.loads((llama.parent / "inputs.json").read_text())
+    inputs = crossbuild.build_inputs(llama)
     manifest = {
         "project": name,
         "extra": "device",
