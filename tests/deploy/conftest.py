@@ -87,6 +87,10 @@ def wheelhouse(e2e_ready) -> Path:
         pytest.skip(f"the e2e wheelhouse needs the venv on Python 3.11 (bookworm's), not {sys.version.split()[0]}")
     folder = CACHE / "wheelhouse"
     folder.mkdir(parents=True, exist_ok=True)
+    # Never ship a llama-cpp-python left by an earlier run: it may be a native build that dies with
+    # "Illegal instruction" on this CPU (AMX); `make test` points PIP_FIND_LINKS at the portable one.
+    for old in folder.glob("llama_cpp_python-*.whl"):
+        old.unlink()
     # Dependencies come from the shared pip cache (llama-cpp-python is compiled once, by the venv's install).
     subprocess.run([tool("pip"), "wheel", "-q", f"{REPO}[device]", "-w", str(folder)], check=True)
     # The project's own wheel is rebuilt every run so the host gets the code under test.
@@ -168,6 +172,8 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+        # This run's own SSH control sockets, so that a test that cuts the host's power can drop them.
+        ANSIBLE_SSH_CONTROL_PATH_DIR=str(work / "cp"),
         PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
     )
     base_vars = {
@@ -229,4 +235,5 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
         return proc, log
 
     run.start = start
+    run.control_dir = work / "cp"
     return run
