@@ -527,7 +527,11 @@ def default_modelfile_text(config_path: str | Path | None = None) -> str:
     tokens = reader.fields["tokenizer.ggml.tokens"].contents()
     kinds = reader.fields["tokenizer.ggml.token_type"].contents()
     specials = [t for t, kind in zip(tokens, kinds) if kind in (3, 4)]  # CONTROL, USER_DEFINED
-    config_path = Path(config_path) if config_path else Path(__file__).parent / "configs" / "benaud-smollm2-135m.yaml"
+    config_path = (
+        Path(config_path)
+        if config_path
+        else Path(__file__).resolve().parents[1] / "configs" / "benaud-smollm2-135m.yaml"
+    )
     settings = load_config(config_path).export if config_path.is_file() else ExportConfig()
     return emit_modelfile(
         gguf_name=GGUF_NAME,
@@ -539,7 +543,7 @@ def default_modelfile_text(config_path: str | Path | None = None) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write-checked-in"]:
-        out = Path(__file__).resolve().parents[1] / "Modelfile.benaud"
+        out = Path(__file__).resolve().parents[2] / "Modelfile.benaud"
         out.write_text(default_modelfile_text(), encoding="utf-8")
         print(f"wrote {out}")
         sys.exit(0)

@@ -32,7 +32,7 @@ from device.measure.ram import RUNTIME_BASE_MB, estimate_ram  # noqa: F401  (re-
 from device.runtime.gguf_header import GGUFError
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-BUDGETS_DIR = Path(__file__).parent / "budgets"
+BUDGETS_DIR = Path(__file__).resolve().parents[1] / "budgets"  # device/budgets/, package data
 # llama-bench style sizes for the speed check; small enough for a 512-token context
 CHECK_PROMPT_TOKENS, CHECK_GEN_TOKENS, CHECK_REPS = 128, 64, 2
 DEFAULT_LATENCY_EVENTS = 20
