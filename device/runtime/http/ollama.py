@@ -24,14 +24,14 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from device.commentary.events import EventError
 from device.commentary.match import CONTEXT_KEYS
 from device.runtime.bundle import MANIFEST, MODELFILE_NAME, sha256_file
 from device.runtime.engine import Completion, DeadlineExceeded
 from device.runtime.gguf_header import GGUFError, model_shape, read_metadata
-from device.runtime.http.api import MAX_MESSAGE_CHARS, MAX_MESSAGES, ApiError, check_body, validation_message
+from device.runtime.http.api import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_STOP_CHARS, ApiError
 from device.runtime.http.state import Server
 from device.settings import RETRY_AFTER_S, version
 
@@ -45,6 +45,7 @@ CONTEXT_OPTION_KEYS = frozenset(CONTEXT_KEYS) | {"note"}  # options that are the
 FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S"}
 FILE_TYPES |= {12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K"}
 FILE_TYPES |= {32: "BF16"}
+MAX_STOPS = 8  # a Modelfile's stops plus a client's own
 NEVER = "2318-01-01T00:00:00Z"  # a loaded model's expiry: this server never unloads it
 
 
@@ -65,6 +66,14 @@ class Options(BaseModel):
     @classmethod
     def _seed(cls, v):
         return None if v is None or v < 0 else v % 2**32
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, v):
+        stops = [v] if isinstance(v, str) else v or []
+        if len(stops) > MAX_STOPS or any(len(s) > MAX_STOP_CHARS for s in stops):
+            raise ValueError(f"at most {MAX_STOPS} stop strings of at most {MAX_STOP_CHARS} characters")
+        return v
 
     def context(self) -> dict:
         return {k: v for k, v in (self.model_extra or {}).items() if k in CONTEXT_OPTION_KEYS and v is not None}
@@ -357,29 +366,8 @@ def router(server: Server) -> APIRouter:
         return await model_card()
 
     async def read_body(request: Request, model):
-        """The JSON body under the size limit, whatever its Content-Type (curl -d sends a form type)."""
-        limit = settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise ApiError(413, f"body larger than {limit} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise ApiError(413, f"body larger than {limit} bytes")
-        try:
-            data = json.loads(body or b"{}")
-        except (ValueError, RecursionError) as exc:
-            raise ApiError(400, f"malformed JSON: {str(exc)[:200]}") from None
-        check_body(data)
-        if not isinstance(data, dict):
-            raise ApiError(400, "the body must be a JSON object")
-        if "model" not in data and isinstance(data.get("name"), str):  # older clients of /api/show
-            data["model"] = data["name"]
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise ApiError(400, validation_message(exc.errors())) from None
+        # Any Content-Type: Ollama's documented examples are `curl -d`, which sends a form type.
+        return await server.read_json(request, model, any_type=True)
 
     def sampling(body: _Body, mc: ModelCard) -> dict:
         o, d = body.options, mc.sampling_defaults()
@@ -596,3 +584,10 @@ class _ShowBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: str = Field(..., min_length=1)
     verbose: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name(cls, data):
+        if isinstance(data, dict) and "model" not in data and "name" in data:  # older clients
+            return {**data, "model": data["name"]}
+        return data
