@@ -93,6 +93,7 @@ def script(tmp_path_factory) -> tuple[Path, Path]:
         "service_bundle_link": root / "current",
         "bundle_root": root / "bundles",
         "runtime_release_root": root / "releases",
+        "service_release_checked_file": root / "run-checked",
         "service_budget_src": REPO / "device/budgets/pi5-4gb.toml",
     }
     args = [a for k, v in overrides.items() for a in ("-e", f"{k}={v}")]
@@ -271,3 +272,22 @@ def test_a_changed_venv_file_is_caught_when_it_would_be_fallen_back_to(device):
     for _ in range(4):
         device.run("pre-start")
     assert device.serving() == new  # nothing that verifies to fall back to: it keeps trying
+
+
+def test_a_restart_in_the_same_boot_skips_the_sha256s_and_a_new_boot_checks_again(device):
+    old = device.venv("1"), device.bundle("a")
+    device.deploy(*old)
+    new = device.venv("2"), device.bundle("b")
+    device.deploy(*new)
+    device.run("pre-start")
+    device.run("post-start")
+    checked = device.root / "run-checked"
+    assert checked.read_text().split()[1:] == list(new)
+    with open(Path(new[1]) / "benaud-q4_k_m.gguf", "ab") as fh:
+        fh.write(b"bit rot")
+    device.run("pre-start")  # same boot: left to the server's own check and the failed-start count
+    device.run("post-start")
+    assert device.serving() == new
+    checked.write_text("an-earlier-boot " + " ".join(new) + "\n")
+    device.run("pre-start")
+    assert device.serving() == old
