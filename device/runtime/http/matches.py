@@ -194,7 +194,11 @@ def router(server: Server) -> APIRouter:
     making: dict[tuple, tuple[int, asyncio.Future]] = {}
     generation: dict[tuple, int] = {}  # bumped by each correction: a stale reply is not recorded
 
-    @r.post("/v1/matches", status_code=201)
+    @r.post(
+        "/v1/matches",
+        status_code=201,
+        responses={200: {"description": "Already registered with the same info: nothing changed"}},
+    )
     async def register(request: Request):
         server.authorize(request)
         req = await server.read_json(request, MatchRequest)
