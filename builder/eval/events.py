@@ -23,7 +23,7 @@ from device.commentary.delivery import read_delivery, read_text
 from device.commentary.events import DISMISSAL_KINDS, OUTCOMES, Canonical, EventError
 from device.commentary.render import SYSTEM_PROMPT, build_messages, render_user
 
-HELDOUT_PATH = Path(__file__).resolve().parent / "heldout" / "events.jsonl"
+HELDOUT_PATH = Path(__file__).resolve().parents[1] / "heldout" / "events.jsonl"  # builder/heldout/
 STYLES = ("cricinfo", "radio", "shorthand", "plain", "typo", "cricsheet")
 LABEL_KEYS = {"outcome", "runs", "dismissal", "extras", "day_start", "milestone"}
 
