@@ -102,6 +102,11 @@ class BaseConfig:
 class DataConfig:
     path: str | None = _f(None, "existing dataset folder (train.jsonl, val.jsonl); null: generate one")
     seed: int = _f(1234, "dataset seed: same seed, same dataset", min=0)
+    variety: bool = _f(
+        False,
+        "issue 15: the match feed's context keys on every ball, the varied reply bank (no house line, no bare "
+        "labels); off: the default data, byte for byte",
+    )
 
     def problems(self) -> list[str]:
         return []
@@ -193,6 +198,14 @@ class ExportConfig:
         "parity gate: greedy replies must end on the end-of-turn token within "
         "num_predict (off only for untrained test models)",
     )
+    # issue 15: /v1/commentary samples with the Modelfile's temperature, top_k, top_p and min_p above
+    serve_sampling: bool = _f(
+        False, "write the sampling above, draws and memory to the manifest: the server samples; off: greedy"
+    )
+    draws: int = _f(4, "serve_sampling: samples the guard may check per reply before the plain line", min=1, max=8)
+    memory: int = _f(
+        12, "serve_sampling: spoken lines of a match (by context.match_id) not to be said again", min=0, max=64
+    )
 
     def problems(self) -> list[str]:
         out = []
@@ -242,7 +255,7 @@ class EvalThresholds:
         "exact",
         "exact: the Q4 reply equals the 16-bit greedy reply; tie-aware: or the 16-bit "
         "model finds it at least half as likely as its own",
-        choices=("exact", "tie-aware"),
+        choices=("exact", "tie-aware", "sampled"),
     )
     max_guarded_share: float = _f(
         0.30, "at most this share of the model's replies may need the server's guard", min=0.0, max=1.0
@@ -250,6 +263,28 @@ class EvalThresholds:
     min_distinct_share: float = _f(
         0.10, "at least this share of spoken replies are distinct (catches collapse onto one line)", min=0.0, max=1.0
     )
+    # issue 15, null = not gated (the default config): whole matches replayed with one match_id each
+    match_distinct_share: float | None = _f(
+        None, "replayed matches: at least this share of spoken replies distinct", min=0.0, max=1.0
+    )
+    max_bare_label_share: float | None = _f(
+        None, "replayed matches: at most this share of spoken replies a bare label ('Four.')", min=0.0, max=1.0
+    )
+    max_repeats_in_20: int | None = _f(
+        None, "replayed matches: no line more often than this in any 20 consecutive spoken replies", min=1
+    )
+    q4_sampled_rate_gap: float | None = _f(
+        None, "q4_agreement_kind sampled: every rubric rate of Q4 within this of the 16-bit model's", min=0.0, max=1.0
+    )
+    q4_max_kl: float | None = _f(None, "Q4 vs F16 KL, nats per reply token, at most this", min=0.0)
+    model_contradiction_rate: float | None = _f(
+        None, "the model alone, before the guard: at most this share contradict the event", min=0.0, max=1.0
+    )
+    model_fit: float | None = _f(None, "the model alone: at least this share fit (all events)", min=0.0, max=1.0)
+    raw_contradiction_rate: float | None = _f(
+        None, "the raw-text (Ollama) path: at most this share contradict the event", min=0.0, max=1.0
+    )
+    raw_fit: float | None = _f(None, "the raw-text (Ollama) path: at least this share fit", min=0.0, max=1.0)
 
 
 @dataclass
@@ -275,6 +310,15 @@ class EvalConfig:
         1, "CPU threads for eval; 1 is fastest on a busy machine (llama.cpp threads spin-wait), null: all cores", min=1
     )
     gate: bool = _f(True, "seal the bundle only if every threshold passes")
+    variety: bool = _f(
+        False,
+        "issue 15: replay a simulated match and the two real ones ball by ball (one match_id each) through the "
+        "served sampling, and compare Q4 with F16 under sampled decoding; off: neither runs",
+    )
+    sampled_seeds: int = _f(3, "variety: paired seeds per held-out event for the sampled Q4 vs F16 rates", min=1)
+    replay_balls: int = _f(
+        330, "variety: balls of the simulated match replayed (the real ones are replayed whole)", min=20
+    )
     thresholds: EvalThresholds = field(default_factory=EvalThresholds, metadata={"doc": "the evaluation gate"})
 
     def problems(self) -> list[str]:

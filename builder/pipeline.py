@@ -134,8 +134,8 @@ def stage_data(b: Build):
     else:
         from builder.data.dataset import write_dataset
 
-        write_dataset(d, b.cfg.data.seed)
-        note = f"generated, seed {b.cfg.data.seed}"
+        write_dataset(d, b.cfg.data.seed, variety=b.cfg.data.variety)
+        note = f"generated, seed {b.cfg.data.seed}" + (", variety (issue 15)" if b.cfg.data.variety else "")
     hashes = dataset_hashes(d)
     sizes = ", ".join(f"{k.split('.')[0]} {v['examples']}" for k, v in hashes["files"].items())
     return {"dataset": hashes}, f"{note}: {sizes}"
@@ -280,7 +280,14 @@ def manifest_fields(b: Build, export: dict, eval_summary: dict, has_curve: bool)
         "eval": eval_summary,
         "config": {"file": b.config_path.name, **b.cfg.to_dict()},
         "has_curve": has_curve,
+        **_serving_fields(b.cfg),
     }
+
+
+def _serving_fields(cfg) -> dict:
+    from builder.eval.variety import serving_fields
+
+    return serving_fields(cfg)
 
 
 def _system_prompt() -> str:

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from builder.eval.events import EvalEvent, heldout_sha256, load_heldout, load_test_split, reader_accuracy
+from builder.eval.gate import SAMPLED
 from builder.eval.metrics import aggregate, agreement, score_reply
 from builder.eval.report import (
     FEW_SHOT_BASE,
@@ -135,6 +136,7 @@ def evaluate_replies(
     extra: dict | None = None,
     notes: list[str] | None = None,
     seed: int = 0,
+    variety: dict | None = None,
 ) -> tuple[dict, dict[str, list[dict]]]:
     """Score replies that are already made ({model: replies aligned with events}) and gate them.
 
@@ -164,6 +166,8 @@ def evaluate_replies(
         {k: r[k] for k in ("id", "event", "outcome", "dismissal", "reply", "composite", "problems")}
         for r in pick_samples(hand, n=10, min_failures=2, seed=seed)
     ]
+    if variety is not None:
+        report["variety"] = variety
     thresholds = _thresholds(cfg)
     report["thresholds"] = dict(vars(thresholds))
     report["gate"] = gate(report, thresholds)
@@ -340,8 +344,11 @@ def evaluate_models(
             base_hf = HFReplier(base_dir, threads=ecfg.threads)
         if base_hf is not None and refs:
             extra["base-zero-shot"]["loss"] = base_hf.reference_loss(refs)
+        variety = None
+        if getattr(ecfg, "variety", False):  # issue 15: the served sampling, whole matches, sampled Q4 vs F16
+            variety = _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label)
         report, rows = evaluate_replies(
-            events, replies, cfg, truncated=truncated, extra=extra, notes=notes, seed=ecfg.seed
+            events, replies, cfg, truncated=truncated, extra=extra, notes=notes, seed=ecfg.seed, variety=variety
         )
         if f16_gguf is not None and ecfg.kl_events > 0:
             forced = [e for e in events if e.reference] or events
@@ -356,6 +363,29 @@ def evaluate_models(
         pool.close()
         if torch_threads is not None:  # HFReplier set eval's thread count; give the caller its own back
             sys.modules["torch"].set_num_threads(torch_threads)
+
+
+def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label) -> dict:
+    """Adds SAMPLED (what /v1/commentary returns under the bundle's sampling) to `replies`; returns the
+    replayed matches' variety and the sampled Q4 vs F16 rates (builder.eval.variety)."""
+    from builder.eval.variety import evaluate_variety, sampled_rates, served_replies, served_sampling
+    from device.runtime.service import Commentator
+
+    sampling = served_sampling(cfg)
+    start = time.perf_counter()
+    commentator = Commentator(pool.get(gguf), sampling=sampling)
+    replies[SAMPLED], stats = served_replies(commentator, events)
+    truncated[SAMPLED] = [False] * len(events)
+    extra[SAMPLED] = {"seconds": round(time.perf_counter() - start, 2), "sampling": sampling.to_dict(), **stats}
+    print(f"[{label}] {SAMPLED}: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    out = {"matches": evaluate_variety(Commentator(pool.get(gguf), sampling=sampling), ecfg)}
+    print(f"[{label}] replayed matches: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    if f16_gguf is not None:
+        start = time.perf_counter()
+        out["sampled_rates"] = sampled_rates(pool.get(gguf), pool.get(f16_gguf), events, sampling, ecfg.sampled_seeds)
+        print(f"[{label}] sampled Q4 vs F16: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    return out
 
 
 def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[str], list[bool]]:

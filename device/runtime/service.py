@@ -178,6 +178,7 @@ class Commentator:
         seed: int | None = None,
         temperature: float | None = None,
         warnings: list[str] | None = None,
+        messages: list[dict] | None = None,
     ) -> Commentary:
         """One reply. `event`: the caller's own reading of the same (cleaned) input, when it made one.
 
@@ -185,6 +186,7 @@ class Commentator:
         `clean_context` already filled, with the cleaned context). With temperature > 0 each draw is sampled
         with `draw_seed(seed, n)`; the guard checks it, and so does the match's memory (a line said within
         the last K spoken lines of the same match_id fails the draw), until one passes or the draws run out.
+        `messages`: a prompt the caller already rendered for this event (the evaluation's test split).
         """
         start = time.perf_counter()
         if warnings is None:
@@ -200,7 +202,10 @@ class Commentator:
             seed = secrets.randbits(31)
         match_id = (context or {}).get("match_id")
         recent = {line_key(t) for t in self.memory.recent(match_id)}
-        messages = build_messages(text=text, delivery=delivery, context=context, keys=sampling.context_keys)
+        if messages is None:
+            messages = build_messages(
+                text=text, delivery=delivery, context=context, keys=sampling.context_keys, event=event
+            )
         max_draws = 1 if greedy else sampling.draws
         samples, completions, first_problems = [], [], None
         reply = None

@@ -1,0 +1,149 @@
+"""Variety over replayed matches and the sampled Q4 vs 16-bit comparison (issue 15); the gate's new checks."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from builder.config import EvalThresholds
+from builder.eval import variety
+from builder.eval.gate import SAMPLED, SERVED, gate
+
+
+def test_variety_metrics_count_distinct_bare_and_the_window():
+    replies = ["Four.", "", "Lovely shot.", "four", "Got him.", "", "Lovely shot.", "Wide."]
+    m = variety.variety_metrics(replies)
+    assert m["n_spoken"] == 6
+    assert m["distinct_share"] == pytest.approx(4 / 6)  # four, lovely shot, got him, wide
+    assert m["bare_label_share"] == pytest.approx(3 / 6)  # Four., four, Wide.
+    assert m["max_in_window"] == 2
+    # one line at spoken positions 0, 19 and 38: twice in some window of 20, never three times
+    spread = []
+    for block in range(3):
+        spread += ["Marvellous."] + [f"Line {block}.{i}." for i in range(18)]
+    assert variety.variety_metrics(spread)["max_in_window"] == 2
+    assert variety.variety_metrics(["Marvellous.", "Got him."] * 2 + ["Marvellous."])["max_in_window"] == 3
+    assert variety.variety_metrics(["Marvellous."] * 3)["max_in_window"] == 3
+    assert variety.variety_metrics(["", ""])["distinct_share"] is None
+
+
+def test_the_replayed_matches_are_long_enough_and_not_training_data():
+    matches = variety.match_set(SimpleNamespace(replay_balls=330, seed=0))
+    assert [m[0] for m in matches] == [variety.SIM_MATCH_ID, "cricsheet-1144529", "cricsheet-1144530"]
+    sim = matches[0][2]
+    assert len(sim) == 330
+    assert all(len(balls) > 450 for _mid, _info, balls in matches[1:])  # whole ODIs
+    assert any(b["super_over"] for b in matches[2][2])  # the 2019 final's super over
+
+
+def _report(**variety_fields):
+    models = {
+        SERVED: {"metrics": {"all": {"contradiction_rate": 0.02, "fit_rate": 0.93}}, "agreement_with_16bit": 0.5},
+        f"{SERVED}-raw": {"metrics": {"all": {"contradiction_rate": 0.05, "fit_rate": 0.80}}},
+        SAMPLED: {"metrics": {"all": {"within_words": 1.0, "exclamation_rate": 0.0, "contradiction_rate": 0.01}}},
+    }
+    return {"models": models, "variety": variety_fields, "quantization": {f"{SERVED} vs F16": {"kl_mean": 0.04}}}
+
+
+def test_the_default_gate_has_no_issue_15_checks():
+    result = gate(_report(), EvalThresholds())
+    metrics = [c["metric"] for c in result["checks"]]
+    assert not any("replayed" in m or "sampled decoding" in m or "-raw" in m for m in metrics)
+    assert any("greedy agreement" in m for m in metrics)  # exact agreement still gates the default
+    assert any(m.startswith(SAMPLED) for m in metrics)  # a sampled model row, when present, is what is judged
+
+
+def test_the_colour_gate_checks_variety_and_sampled_rates_instead_of_exact_agreement():
+    t = EvalThresholds(
+        q4_agreement_kind="sampled",
+        q4_sampled_rate_gap=0.03,
+        q4_max_kl=0.05,
+        match_distinct_share=0.5,
+        max_bare_label_share=0.35,
+        max_repeats_in_20=2,
+        model_contradiction_rate=0.03,
+        model_fit=0.90,
+        raw_contradiction_rate=0.03,
+        raw_fit=0.85,
+    )
+    good = {"distinct_share": 0.6, "bare_label_share": 0.2, "max_in_window": 2}
+    result = gate(_report(matches=good, sampled_rates={"max_gap": 0.02}), t)
+    by = {c["metric"]: c for c in result["checks"]}
+    assert not any("greedy agreement" in m for m in by)
+    assert by["replayed matches: distinct share of spoken replies (worst match)"]["passed"] is True
+    assert by[f"{SERVED} vs 16-bit under sampled decoding: largest rubric-rate gap"]["passed"] is True
+    assert by[f"{SERVED} vs F16 KL, nats per reply token"]["passed"] is True
+    # the raw path misses both of its thresholds here
+    assert [f for f in result["failures"] if "-raw" in f] and len([f for f in result["failures"] if "-raw" in f]) == 2
+    bad = {"distinct_share": 0.3, "bare_label_share": 0.5, "max_in_window": 4}
+    failures = gate(_report(matches=bad, sampled_rates={"max_gap": 0.08}), t)["failures"]
+    for what in ("distinct share", "bare-label share", "consecutive", "rubric-rate gap"):
+        assert any(what in f for f in failures), what
+    skipped = gate({"models": {}}, t)["checks"]
+    assert all(c["passed"] is None for c in skipped if "replayed" in c["metric"])
+
+
+# -- on the real engine ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def engine(smollm2_gguf):
+    from device.runtime.engine import Engine, EngineSettings
+
+    return Engine(EngineSettings(model_path=smollm2_gguf, n_ctx=1024, n_threads=1)).load()
+
+
+def test_replaying_a_real_match_keeps_one_memory_per_match(engine):
+    from device.runtime.service import Commentator, Sampling, line_key
+
+    sampling = Sampling(temperature=1.0, draws=3, memory=8)
+    commentator = Commentator(engine, sampling=sampling)
+    info, balls = variety.cricsheet_balls(variety.REAL_MATCHES / "1144530.json", limit=16)
+    rows = variety.replay_match(commentator, info, balls, "final-2019")
+    assert len(rows) == 16 and rows[0]["context"]["match_id"] == "final-2019"
+    assert rows[0]["context"]["day_start"] is True
+    spoken = [(r["text"], r["guarded"]) for r in rows if r["text"]]
+    for i, (text, guarded) in enumerate(spoken):
+        if not guarded:  # a model line is never one of the last 8 spoken lines of the match
+            assert line_key(text) not in {line_key(t) for t, _g in spoken[max(0, i - 8) : i]}
+    again = variety.replay_match(Commentator(engine, sampling=sampling), info, balls, "final-2019")
+    assert [r["text"] for r in again] == [r["text"] for r in rows]  # same seeds, same memory: same replies
+
+
+def test_the_same_model_under_paired_seeds_has_no_rate_gap(engine):
+    from builder.eval.events import load_heldout
+    from device.runtime.service import Sampling
+
+    events = load_heldout()[:6]
+    out = variety.sampled_rates(engine, engine, events, Sampling(temperature=0.8), seeds=2)
+    assert out["n"] == 12 and out["max_gap"] == 0.0 and out["same_reply_share"] == 1.0
+
+
+def test_printing_replies_in_a_row(smollm2_gguf, capsys):
+    assert (
+        variety.main(
+            ["--model", str(smollm2_gguf), "--threads", "1", "-n", "5", "--temperature", "0.7", "--draws", "2"]
+        )
+        == 0
+    )
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert len(lines) == 5 and lines[0].startswith("1:0.1")
+    assert "5 balls" in out.err and "distinct" in out.err
+
+
+def test_the_colour_config_serves_sampling_and_the_default_stays_greedy():
+    from builder.config import load_config
+    from builder.export.modelfile import modelfile_parameters
+    from device.commentary.render import ALL_KEYS
+
+    colour = load_config("builder/configs/benaud-smollm2-135m-colour.yaml")
+    fields = variety.serving_fields(colour)
+    s = variety.served_sampling(colour)
+    assert (s.temperature, s.draws, s.memory, s.context_keys) == (0.7, 4, 12, ALL_KEYS)
+    params = modelfile_parameters(colour.export)  # the Modelfile carries the same values
+    assert {k: params[k] for k in ("temperature", "top_k", "top_p", "min_p")} == {
+        k: fields["sampling"][k] for k in ("temperature", "top_k", "top_p", "min_p")
+    }
+    default = load_config("builder/configs/benaud-smollm2-135m.yaml")
+    assert variety.serving_fields(default) == {}
+    assert variety.served_sampling(default).temperature == 0.0
