@@ -7,6 +7,7 @@ the root with debootstrap (its second stage runs arm64 binaries in a chroot) doe
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -132,3 +133,22 @@ def install_from_wheelhouse(root: Path, wheelhouse: Path, target: Path, spec: st
         env=emulated_env(),
         every=30,
     )
+
+
+def installed_site(root: Path, wheelhouse: Path) -> Path:
+    """`suksham-benaud[device]` installed from `wheelhouse` by the root's pip, cached per set of wheels.
+
+    Keyed by the wheelhouse's SHA256SUMS, so `make wheelhouse-pi`, the tests and the parity run share
+    one install per root and set of wheels; the two newest are kept (~250 MB each).
+    """
+    key = hashlib.sha256((wheelhouse / "SHA256SUMS").read_bytes()).hexdigest()[:16]
+    site = cache_root() / "arm64-sites" / f"{root.name}-{key}"
+    if not (site / ".complete").is_file():
+        install_from_wheelhouse(
+            root, wheelhouse, site, "suksham-benaud[device]", log=cache_root() / "logs" / f"site-{root.name}.log"
+        )
+        (site / ".complete").write_text("ok\n")
+        old = sorted(site.parent.glob(f"{root.name}-*"), key=lambda p: p.stat().st_mtime)[:-2]
+        for stale in old:
+            shutil.rmtree(stale, ignore_errors=True)
+    return site

@@ -63,8 +63,9 @@ def build(
                     shutil.copy2(wheel, dest)
                 per_python[py].append(wheel.name)
         own = _project_wheel(repo, tmp)
+        wheels = _write_sums(tmp, per_python)  # first: the emulated install is keyed by it
         tests = {py: import_test(tmp, py, own) for py in pythons} if test_imports else {}
-        manifest = _manifest(tmp, name, reqs, llama, per_python, own, tests)
+        manifest = _manifest(tmp, name, reqs, llama, per_python, own, tests, wheels)
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():
@@ -136,12 +137,7 @@ def import_test(wheelhouse: Path, python: str, own: str, use_cache: bool = True)
         raise WheelhouseError(problem + " (or run with --no-import-test)")
     suite = PYTHONS[python]
     root = emulate.ensure_root(suite)
-    with tempfile.TemporaryDirectory(prefix=f"suksham-imp-{suite}-") as target:
-        target = Path(target) / "site"
-        emulate.install_from_wheelhouse(
-            root, wheelhouse, target, "suksham-benaud[device]", log=cache_root() / "logs" / f"import-test-{suite}.log"
-        )
-        result = check_imports(root, target, python)
+    result = check_imports(root, emulate.installed_site(root, wheelhouse), python)
     say(f"import test CPython {python}: ok, {result['python']} {result['machine']}: {result['system_info'].strip()}")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps(result, indent=2) + "\n")
@@ -176,7 +172,8 @@ def check_imports(root: Path, site: Path, python: str) -> dict:
     return result
 
 
-def _manifest(folder: Path, name: str, reqs: list[str], llama: Path, per_python: dict, own: str, tests: dict) -> dict:
+def _write_sums(folder: Path, per_python: dict) -> list[dict]:
+    """SHA256SUMS (for `sha256sum -c`) and the manifest's rows, one per wheel."""
     wheels = []
     for path in sorted(folder.glob("*.whl")):
         wheels.append(
@@ -187,6 +184,13 @@ def _manifest(folder: Path, name: str, reqs: list[str], llama: Path, per_python:
                 "for": [py for py, names in per_python.items() if path.name in names] or sorted(per_python),
             }
         )
+    (folder / SUMS).write_text("".join(f"{w['sha256']}  {w['file']}\n" for w in wheels))
+    return wheels
+
+
+def _manifest(
+    folder: Path, name: str, reqs: list[str], llama: Path, per_python: dict, own: str, tests: dict, wheels: list
+) -> dict:
     inputs = crossbuild.build_inputs(llama)
     manifest = {
         "project": name,
@@ -202,5 +206,4 @@ def _manifest(folder: Path, name: str, reqs: list[str], llama: Path, per_python:
         "total_bytes": sum(w["bytes"] for w in wheels),
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    (folder / SUMS).write_text("".join(f"{w['sha256']}  {w['file']}\n" for w in wheels))
     return manifest
