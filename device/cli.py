@@ -11,6 +11,7 @@ imports torch.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 from pathlib import Path
@@ -93,8 +94,48 @@ def main():
     "--queue-size", type=click.IntRange(1, 1024), default=None, help="Requests allowed to wait; more get 503."
 )
 @click.option("--timeout", type=click.FloatRange(0.1, 3600), default=None, help="Per-request timeout, seconds.")
-def serve(bundle, model, host, port, api_key_file, insecure_no_key, budget, threads, n_ctx, queue_size, timeout):
-    """Serve commentary over LAN HTTP (default port 8222)."""
+@click.option(
+    "--state-dir",
+    type=out_dir,
+    default=None,
+    help="Folder for the match feed's files (default: $STATE_DIRECTORY, else ~/.local/state/suksham).",
+)
+@click.option(
+    "--max-matches", type=click.IntRange(1, 1024), default=None, help="Matches held in memory.  [default: 16]"
+)
+@click.option(
+    "--keep-days", type=click.FloatRange(0, 3650), default=None, help="Days a match file is kept.  [default: 30]"
+)
+@click.option("--public-live", is_flag=True, default=False, help="The live page's read-only match routes need no key.")
+@click.option(
+    "--read-key-file", type=existing_file, default=None, help="File holding a key that opens only the live routes."
+)
+@click.option(
+    "--ollama-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Also listen here, for Ollama's clients (their default is 11434); off by default.",
+)
+def serve(
+    bundle,
+    model,
+    host,
+    port,
+    api_key_file,
+    insecure_no_key,
+    budget,
+    threads,
+    n_ctx,
+    queue_size,
+    timeout,
+    state_dir,
+    max_matches,
+    keep_days,
+    public_live,
+    read_key_file,
+    ollama_port,
+):
+    """Serve commentary over LAN HTTP (default port 8222), and the live match feed."""
     from device.runtime.http.serve import ServeError
     from device.runtime.http.serve import serve as run_server
     from device.runtime.service import resolve_model
@@ -115,6 +156,12 @@ def serve(bundle, model, host, port, api_key_file, insecure_no_key, budget, thre
             queue_size=queue_size,
             request_timeout=timeout,
             resolved=resolved,
+            state_dir=state_dir,
+            max_matches=max_matches,
+            keep_days=keep_days,
+            public_live=public_live,
+            read_key_file=read_key_file,
+            ollama_port=ollama_port,
         )
     except (ServeError, *user_errors()) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -170,6 +217,89 @@ def bench(bundle, out, quick, threads):
         run_bench(bundle=bundle, out=out, quick=quick, threads=threads)
     except user_errors() as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.argument("match_file", type=existing_file)
+@click.option("--url", default=None, help="A running server, e.g. http://127.0.0.1:8222.")
+@click.option("--bundle", type=existing_dir, default=None, help="Serve this bundle in the process instead of --url.")
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Real pace divided by X; 0 feeds as fast as the server answers.  [default: 1]",
+)
+@click.option(
+    "--from",
+    "start",
+    default=None,
+    metavar="INNINGS:OVER",
+    help="Comment from here on; earlier balls only set the state.",
+)
+@click.option("--out", type=out_dir, default=None, help="Folder for transcript.jsonl, transcript.md and summary.json.")
+@click.option("--api-key-file", type=existing_file, default=None, help="File holding the server's API key.")
+@click.option("--match-id", default=None, help="The match id to register (default: made from the teams and date).")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="llama.cpp threads for --bundle.")
+def replay(match_file, url, bundle, speed, start, out, api_key_file, match_id, threads):
+    """Feed a whole Cricsheet MATCH_FILE ball by ball; print the commentary with over.ball and score."""
+    import sys
+    import tempfile
+
+    from device.runtime.http.serve import ServeError, bundle_settings, in_process, read_api_key
+    from device.runtime.replay import ReplayError, format_line, parse_from
+    from device.runtime.replay import replay as run_replay
+
+    if (url is None) == (bundle is None):
+        raise click.UsageError("give one server: --url URL or --bundle DIR")
+    try:
+        begin = parse_from(start) if start else None
+    except ReplayError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from") from exc
+    live_bar = sys.stderr.isatty()
+    with click.progressbar(length=1, label="balls", file=sys.stderr) as bar:
+
+        def progress(line, done, total):
+            bar.length = total
+            if line["commented"] and line["text"]:
+                if live_bar:
+                    click.echo("\r\033[K", nl=False, err=True)  # the bar's line, cleared for the commentary
+                click.echo(format_line(line))
+            bar.update(1)
+
+        try:
+            with contextlib.ExitStack() as stack:
+                if bundle is not None:
+                    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="suksham-replay-"))
+                    click.echo(f"loading {bundle} in process...", err=True)
+                    url = stack.enter_context(in_process(bundle_settings(bundle, tmp, threads=threads)))
+                summary = run_replay(
+                    match_file,
+                    url,
+                    speed=1.0 if speed is None else speed,
+                    start=begin,
+                    out_dir=out,
+                    api_key=read_api_key(api_key_file),
+                    match_id=match_id,
+                    progress=progress,
+                )
+        except (ReplayError, ServeError, *user_errors()) as exc:
+            raise click.ClickException(str(exc)) from exc
+    lat = summary["latency_ms"]
+    innings = ", ".join(f"{i['team']} {i['runs']}/{i['wickets']}" for i in summary["innings"])
+    rows = [
+        ("balls", f"{summary['balls']} ({summary['commented']} commented)"),
+        ("silences", summary["silences"]),
+        ("distinct lines", summary["distinct_lines"]),
+        ("latency p50/p95", f"{lat['p50']} / {lat['p95']} ms"),
+        ("milestones", ", ".join(f"{m['kind']} {m['player']}" for m in summary["milestones"]) or "-"),
+        ("innings", innings or "-"),
+        ("result", json.dumps(summary["result"])),
+        ("match_id", summary["match_id"]),
+    ]
+    if out is not None:
+        rows.append(("written", f"{out}/transcript.jsonl, transcript.md, summary.json"))
+    for name, value in rows:
+        click.echo(f"{name:>16}  {value}", err=True)
 
 
 @main.command()

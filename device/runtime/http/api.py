@@ -10,15 +10,24 @@ MAX_EVENT_CHARS = 1000  # a ball's description; anything longer is not an event
 MAX_JSON_DEPTH = 16  # a Cricsheet delivery nests about 4 deep
 MAX_MESSAGES = 64
 MAX_MESSAGE_CHARS = 8000
+MAX_STOP_CHARS = 64  # a stop string is held back while it might still match: bound what is held
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, type_: str = "invalid_request_error", code: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        code: str | None = None,
+        retry_after: int | None = None,  # a 503's Retry-After, when it is not the default
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.type = type_
         self.code = code or str(status)
+        self.retry_after = retry_after
 
 
 def error_body(exc: ApiError) -> dict:
@@ -31,6 +40,36 @@ def validation_message(errors: list[dict]) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
+
+
+def check_body(obj: Any) -> None:
+    """A parsed JSON body the routes may trust: not too deep, and every string (key or value) encodable
+    as UTF-8; JSON allows a lone surrogate ("\\ud800"), which nothing after this could encode."""
+    check_depth(obj)
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogate(item):
+                raise ApiError(
+                    400,
+                    "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text",
+                    "invalid_request_error",
+                    "invalid_unicode",
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
 
 
 def check_depth(obj: Any, limit: int = MAX_JSON_DEPTH) -> None:
@@ -49,10 +88,28 @@ def check_depth(obj: Any, limit: int = MAX_JSON_DEPTH) -> None:
 class CommentaryRequest(BaseModel):
     """Either a free-text `event`, or a Cricsheet `delivery` with an optional `context`."""
 
-    model_config = ConfigDict(extra="ignore")
-    event: str | None = Field(default=None, max_length=MAX_EVENT_CHARS)
+    # The description says what the validators below enforce: exactly one of the two, context with a delivery.
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["event"],
+                    "properties": {
+                        "event": {"type": "string"},
+                        "delivery": {"type": "null"},
+                        "context": {"type": "null"},
+                    },
+                },
+                {"required": ["delivery"], "properties": {"delivery": {"type": "object"}, "event": {"type": "null"}}},
+            ]
+        },
+    )
+    event: str | None = Field(default=None, max_length=MAX_EVENT_CHARS, json_schema_extra={"pattern": r"\S"})
     delivery: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)  # same seed and same match memory, same reply
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)  # None: the bundle's; 0: greedy
 
     @field_validator("event")
     @classmethod
@@ -111,6 +168,8 @@ class ChatRequest(BaseModel):
     def _stops(cls, v):
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop sequences")
+        if any(len(s) > MAX_STOP_CHARS for s in ([v] if isinstance(v, str) else v or [])):
+            raise ValueError(f"a stop sequence is longer than {MAX_STOP_CHARS} characters")
         return v
 
     @model_validator(mode="after")
@@ -172,6 +231,17 @@ class Metrics:
         )
         self.guarded = Counter(
             "suksham_guarded_replies_total", "commentary replies replaced because they broke the manner", registry=r
+        )
+        self.draws = Histogram(
+            "suksham_commentary_draws",
+            "samples the guard checked per commentary reply",
+            registry=r,
+            buckets=(1, 2, 3, 4, 6, 8),
+        )
+        self.fallbacks = Counter(
+            "suksham_commentary_fallbacks_total",
+            "commentary replies where no draw passed the guard and the plain line was sent",
+            registry=r,
         )
 
     def observe_request(self, path: str, code: int, seconds: float):

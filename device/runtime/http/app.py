@@ -2,9 +2,10 @@
 
 Endpoints (PRODUCT.md): POST /v1/commentary (`routes`), POST /v1/chat/completions (OpenAI-compatible,
 with SSE streaming, `openai`), GET /v1/models, GET /health (503 while loading), GET /metrics
-(Prometheus). Requests go through a bounded queue to a single worker thread that owns the engine
-(`worker`), because a llama.cpp context is not thread-safe; when the queue is full the answer is
-503 + Retry-After. `state.Server` holds what the routes share; `serve` runs it under uvicorn.
+(Prometheus), and the live match feed under /v1/matches and /live (`matches`). Requests go
+through a bounded queue to a single worker thread that owns the engine (`worker`), because a
+llama.cpp context is not thread-safe; when the queue is full the answer is 503 + Retry-After.
+`state.Server` holds what the routes share; `serve` runs it under uvicorn.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from device.commentary.events import EventError
 from device.runtime.engine import Engine
-from device.runtime.http import openai, routes
+from device.runtime.http import matches, ollama, openai, routes, schema
 from device.runtime.http.api import ApiError, error_body, validation_message
+from device.runtime.http.limits import Limits, StreamCap
 from device.runtime.http.state import Server, Settings
 from device.settings import RETRY_AFTER_S, version
 
@@ -61,7 +63,7 @@ class CountRequests:
 
 
 def api_error_response(exc: ApiError) -> JSONResponse:
-    headers = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else None
+    headers = {"Retry-After": str(exc.retry_after or RETRY_AFTER_S)} if exc.status == 503 else None
     return JSONResponse(error_body(exc), status_code=exc.status, headers=headers)
 
 
@@ -79,7 +81,9 @@ def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         return JSONResponse(
-            error_body(ApiError(exc.status_code, str(exc.detail), "invalid_request_error")), status_code=exc.status_code
+            error_body(ApiError(exc.status_code, str(exc.detail), "invalid_request_error")),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),  # a 405 says which methods are Allowed
         )
 
     @app.exception_handler(RequestValidationError)
@@ -104,12 +108,21 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         yield
         server.stop()
 
-    app = FastAPI(title="Suksham-Benaud", version=version(), lifespan=lifespan)
+    # The description routes are schema.install's, behind the key when one is required.
+    app = FastAPI(
+        title="Suksham-Benaud", version=version(), lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None
+    )
     add_error_handlers(app)
+    limits = Limits(server.metrics.registry)
+    app.add_middleware(StreamCap, limits=limits)  # inside CountRequests: a capped stream counts as its 503
     app.add_middleware(CountRequests, metrics=server.metrics)
     app.include_router(routes.router(server))
     app.include_router(openai.router(server))
+    app.include_router(matches.router(server))
+    app.include_router(ollama.router(server))  # last: its /api/{rest} catch-all
     app.state.settings = settings
     app.state.metrics = server.metrics
     app.state.server = server
+    app.state.limits = limits
+    schema.install(app, server)
     return app

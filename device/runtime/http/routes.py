@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from device.runtime.http.api import CommentaryRequest
 from device.runtime.http.state import Server
-from device.settings import RETRY_AFTER_S
 
 
 def router(server: Server) -> APIRouter:
@@ -25,7 +24,9 @@ def router(server: Server) -> APIRouter:
             }
         status = "error" if server.error else "loading"
         return JSONResponse(
-            {"status": status, "detail": server.error}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+            {"status": status, "detail": server.error},
+            status_code=503,
+            headers={"Retry-After": str(server.retry_after())},
         )
 
     @r.get("/metrics")
@@ -46,6 +47,8 @@ def router(server: Server) -> APIRouter:
     async def commentary(request: Request):
         server.authorize(request)
         req = await server.read_json(request, CommentaryRequest)
-        return await server.commentary_reply(text=req.event, delivery=req.delivery, context=req.context)
+        return await server.commentary_reply(
+            text=req.event, delivery=req.delivery, context=req.context, seed=req.seed, temperature=req.temperature
+        )
 
     return r
