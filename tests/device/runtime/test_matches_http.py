@@ -7,7 +7,9 @@ through `replay()` with `start=(2, 28)` (the chase's last overs commented, the r
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -252,6 +254,17 @@ def test_the_event_stream_sends_each_line_as_it_is_made_and_keeps_alive(server):
         assert line["text"] == reply["text"] and line["silent"] == reply["silent"]
     # Quiet: a keep-alive comment within 15 s (and a little), so that idle-connection limits leave it alone.
     reader.next("comment", timeout=20)
+    # A client that just goes away (a screen switched off) is forgotten at once, its thread with it.
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as raw:
+        request = f"GET /v1/matches/{match_id}/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n\r\n"
+        raw.sendall(request.encode())
+        assert raw.recv(200).startswith(b"HTTP/1.1 200")
+        assert server.metric("suksham_stream_clients") == clients + 1
+    deadline = time.monotonic() + 5
+    while server.metric("suksham_stream_clients") != clients:
+        assert time.monotonic() < deadline, "a closed stream was still counted after 5 s"
+        time.sleep(0.1)
     assert server.delete(f"/v1/matches/{match_id}").status_code == 200
     reader.next("deleted", timeout=10)
     reader.next("end", timeout=10)
