@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from tests.device.runtime.feedserver import FINAL, SEMI, EventReader, ServeProcess, balls, body, file_totals, read
@@ -125,3 +126,22 @@ def test_public_live_opens_only_the_read_only_routes(smollm2_gguf, tmp_path):
         reader.next("deleted", timeout=10)
     finally:
         server.stop()
+
+
+def test_suksham_replay_with_a_bundle_serves_it_in_process(tiny_bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from device.cli import main
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        ["replay", str(FINAL), "--bundle", str(tiny_bundle), "--speed", "0", "--from", "4:0", "--out", str(out)]
+        + ["--threads", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["balls"] == len(list(balls(read(FINAL))))
+    assert summary["commented"] == sum(1 for i, *_ in balls(read(FINAL)) if i == 4)
+    assert summary["result"]["result"] == "tie"
+    assert [inn["runs"] for inn in summary["innings"]] == [t["runs"] for t in file_totals(read(FINAL))]
