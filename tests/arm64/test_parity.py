@@ -1,6 +1,6 @@
 """The emulated Cortex-A76 gives the x86-64 replies: a real server on each side, the same GGUF, greedy.
 
-A handful of events here (SUKSHAM_ARM64_PARITY_EVENTS, default 6); `python3 tests/arm64/parity.py`
+A handful of events here (SUKSHAM_ARM64_PARITY_EVENTS, default 4); `python3 tests/arm64/parity.py`
 runs the full set for benchmarks/RESULTS.md.
 """
 
