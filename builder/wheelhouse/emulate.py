@@ -55,7 +55,10 @@ def ensure_root(suite: str) -> Path:
     if stamp.is_file() and stamp.read_text().strip() == PACKAGES:
         return root
     if os.geteuid() != 0:
-        raise WheelhouseError(f"the arm64 {suite} root {root} is missing and only root can debootstrap it")
+        raise WheelhouseError(
+            f"the arm64 {suite} root {root} is missing and only root can debootstrap it "
+            "(or skip the emulated import test: --no-import-test)"
+        )
     if shutil.which("debootstrap") is None:
         raise WheelhouseError("debootstrap not found: apt-get install -y debootstrap")
     if problem := qemu_problem():
