@@ -24,8 +24,10 @@ endif
 WHEEL_CACHE ?= $(HOME)/.cache/suksham/wheels
 LLAMA_KEY := $(shell printf '%s %s %s' '$(LLAMA_VERSION)' '$(LLAMA_CMAKE_ARGS)' "$$($(PYTHON) -c 'import sys; print(sys.version_info[:2])')" | sha256sum | cut -c1-12)
 LLAMA_WHEELS := $(WHEEL_CACHE)/llama-cpp-python-$(LLAMA_VERSION)-$(LLAMA_KEY)
-# Every pip below (the venv, and the deploy tests' wheelhouse) finds that wheel before any sdist.
-export PIP_FIND_LINKS := $(LLAMA_WHEELS)
+# Every pip below (the venv, and the deploy tests' wheelhouse) finds that wheel before any sdist. The variable
+# replaces pip's own find-links setting, so the machine's (where a CPU torch may live) are kept beside it.
+PIP_CONFIG_FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
+export PIP_FIND_LINKS := $(strip $(LLAMA_WHEELS) $(PIP_FIND_LINKS) $(PIP_CONFIG_FIND_LINKS))
 
 $(LLAMA_WHEELS)/.built:
 	@echo "compiling llama-cpp-python $(LLAMA_VERSION) once for this machine ($(LLAMA_CMAKE_ARGS)); ~6 min"
