@@ -22,7 +22,9 @@ async def _started(server: Server, fut, pieces: asyncio.Queue) -> None:
     """Wait until the stream's job has checked its prompt; its failure before that raises an ApiError."""
     timeout = server.settings.request_timeout
     getter = asyncio.ensure_future(pieces.get())
-    done, _ = await asyncio.wait({getter, asyncio.wrap_future(fut)}, timeout=timeout + 1, return_when="FIRST_COMPLETED")
+    job = asyncio.wrap_future(fut)
+    done, _ = await asyncio.wait({getter, job}, timeout=timeout + 1, return_when="FIRST_COMPLETED")
+    job.add_done_callback(lambda f: f.cancelled() or f.exception())  # the stream reads its outcome, not this
     if getter in done and getter.result() is _STARTED:
         return
     getter.cancel()
