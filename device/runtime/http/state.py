@@ -307,6 +307,7 @@ class Server:
             done, _ = await asyncio.wait({result, gone} - {None}, timeout=timeout + 1, return_when="FIRST_COMPLETED")
             if result not in done:
                 fut.cancel()
+                result.add_done_callback(_retrieved)  # its Cancelled, once the worker stops it, is expected
                 if gone in done:
                     raise ApiError(499, "the client closed the request", "invalid_request_error", "client_closed")
                 raise asyncio.TimeoutError
@@ -325,6 +326,11 @@ class Server:
             if gone is not None:
                 gone.cancel()
             self.metrics.queue_depth.set(self.worker.depth)
+
+
+def _retrieved(future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _disconnected(request: Request) -> None:
