@@ -277,4 +277,4 @@ def _ask_rating() -> int:
         answer = input("rating 1-5: ").strip()
         if answer in ("1", "2", "3", "4", "5"):
             return int(answer)
-        print("type a whole number from 1 to 5")
+        print(f"{answer} is not in the range 1-5; type a whole number from 1 to 5")

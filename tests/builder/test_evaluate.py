@@ -412,10 +412,10 @@ def test_rating_is_blind_and_summarised(tmp_path):
 
 
 def test_eval_refuses_an_out_folder_inside_the_bundle(tmp_path):
-    import click
+    from device.errors import UserError
 
     (tmp_path / "b").mkdir()
-    with pytest.raises(click.ClickException, match="never modified"):
+    with pytest.raises(UserError, match="never modified"):
         evaluate.run_eval(tmp_path / "b", tmp_path / "b" / "report")
 
 
