@@ -12,7 +12,7 @@ bounded in count and in time. More clients than the queue holds, so some 503s ar
 Target: 0 errors other than the deliberate 4xx (each bad request must get its own status) and 503s,
 and server RSS drift <= 3% (mean of the last tenth of the samples vs the first tenth after warm-up).
 Prints a table and writes one JSON document to benchmarks/results/soak_mix.json. `run_mix` is also
-what tests/device/test_soak.py runs, shortly.
+what tests/device/runtime/test_soak.py runs, shortly.
 """
 
 from __future__ import annotations

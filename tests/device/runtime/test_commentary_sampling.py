@@ -11,7 +11,7 @@ from device.commentary.render import ALL_KEYS
 from device.runtime.engine import Engine, EngineSettings
 from device.runtime.http.app import Settings, create_app
 from device.runtime.service import Sampling, line_key
-from tests.device.test_server import LiveServer, http
+from tests.device.runtime.test_server import LiveServer, http
 
 FOUR = {
     "batter": "V Kohli",

@@ -11,8 +11,7 @@ import pytest
 
 from builder.train.loop import TrainError, count_linear4bit, load_for_training, lr_factor, train
 from builder.train.packing import IGNORE, DataError, Example, check_masks, collate, pack, tokenize_example
-
-from .conftest import chat, tiny_config, write_dataset
+from tests.builder.conftest import chat, tiny_config, write_dataset
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +229,7 @@ def test_gpu_config_path_on_a_tiny_qwen2(tmp_path, tiny_qwen2):
     from builder.train.base import prepare_base
     from builder.train.merge import merge_from_config
 
-    cfg = load_config(Path(__file__).resolve().parents[2] / "builder/configs/benaud-qwen2.5-0.5b-gpu.yaml")
+    cfg = load_config(Path(__file__).resolve().parents[3] / "builder/configs/benaud-qwen2.5-0.5b-gpu.yaml")
     assert cfg.train.gradient_checkpointing and cfg.base.dtype == "bfloat16"
     cfg.base.source, cfg.base.path = "local", str(tiny_qwen2)  # instead of the hub
     cfg.train.max_steps, cfg.train.warmup_steps, cfg.train.eval_every, cfg.train.batch_size = 3, 1, 3, 2

@@ -20,7 +20,7 @@ from builder.export.modelfile import (
 from device.commentary.render import SYSTEM_PROMPT
 from device.runtime.bundle import GGUF_NAME
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEFAULT_CONFIG = REPO / "builder" / "configs" / "benaud-smollm2-135m.yaml"
 
 

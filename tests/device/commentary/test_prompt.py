@@ -1,6 +1,6 @@
 """device.commentary and device.commentary.reader: exact deliveries, the tolerant text reader, rendered prompts.
 
-Run:  .venv/bin/pytest -q tests/device/test_prompt.py
+Run:  .venv/bin/pytest -q tests/device/commentary/test_prompt.py
 The reader's accuracy is measured on tests/data/reader_lines.jsonl: hand-written, hand-labelled
 lines in styles the dataset generator does not produce (written before the reader was tuned).
 """
@@ -17,7 +17,7 @@ from device.commentary.delivery import read_delivery, read_text
 from device.commentary.events import DISMISSAL_KINDS, OUTCOMES, Canonical, EventError
 from device.commentary.render import SYSTEM_PROMPT, build_messages, render_user
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def _lines(name="reader_lines.jsonl"):

@@ -1,6 +1,6 @@
 """device.commentary.manner: the Benaud checker on hand-written (event, reply) pairs and small tables.
 
-Run:  .venv/bin/pytest -q tests/device/test_manner.py
+Run:  .venv/bin/pytest -q tests/device/commentary/test_manner.py
 tests/data/contradicting_pairs.jsonl holds hand-written pairs with the verdict a person gives:
 "ok": false pairs must be rejected (a problem code or an unfit reply), "ok": true ones accepted.
 """
@@ -17,7 +17,7 @@ from device.commentary.delivery import read_text
 from device.commentary.events import Canonical
 from device.commentary.manner import BANNED, MAX_WORDS, check_reply, claims, contradicts, echo, fits, word_count
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 
 def _pairs():

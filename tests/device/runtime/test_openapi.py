@@ -15,7 +15,7 @@ from schemathesis.config import SchemathesisConfig
 
 from device.runtime.engine import Engine, EngineSettings
 from device.runtime.http.app import Settings, create_app
-from tests.device.test_server import LiveServer
+from tests.device.runtime.test_server import LiveServer
 
 KEY = "openapi-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -1,6 +1,6 @@
 """What the reliability read (issue 17) found in the server, each as a test on the real server.
 
-A real uvicorn server in a thread (tests/device/test_server.py's LiveServer) on the real SmolLM2
+A real uvicorn server in a thread (tests/device/runtime/test_server.py's LiveServer) on the real SmolLM2
 GGUF; the process-level findings (watchdog under load, idle connections, a failed load) are in
 test_serve_process.py.
 """
@@ -20,7 +20,7 @@ import pytest
 from device.commentary.delivery import read_event
 from device.runtime.engine import PROMPT_CHUNK, Cancelled, DeadlineExceeded, Engine, EngineSettings, cancel_scope
 from device.runtime.http.app import Settings, create_app
-from tests.device.test_server import LiveServer
+from tests.device.runtime.test_server import LiveServer
 
 KEY = "reliability-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

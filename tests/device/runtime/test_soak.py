@@ -13,7 +13,7 @@ import httpx
 
 from device.measure.loadtest import running_server
 
-SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak_mix.py"
+SOAK = Path(__file__).resolve().parents[3] / "benchmarks" / "soak_mix.py"
 
 
 def _soak_module():

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 KEY = "process-test-key"
 UNIT_NOFILE = 8192  # systemd/suksham-benaud.service: LimitNOFILE=8192
 http = httpx.Client(timeout=300)
