@@ -67,3 +67,10 @@ clean-venv:
 .PHONY: wheelhouse-pi
 wheelhouse-pi:
 	$(PYTHON) -m builder.wheelhouse --out build/wheelhouse-pi
+
+# The playbook on an arm64 host: an arm64 bookworm root booted with systemd under systemd-nspawn through
+# binfmt (qemu-aarch64, QEMU_CPU=cortex-a76), converged by the real site.yml with the Pi wheelhouse.
+# Needs root; tens of minutes under emulation, so not part of `make test` (tests/deploy/test_e2e_arm64.py).
+.PHONY: e2e-arm64
+e2e-arm64: setup-test
+	SUKSHAM_ARM64_CONVERGE=1 nice -n 19 $(VENV)/bin/pytest -m arm64 tests/deploy/test_e2e_arm64.py -x -q -s $(PYTEST_ARGS)

@@ -3,6 +3,8 @@
 The e2e fixtures need root and are used only by tests marked `@pytest.mark.e2e`:
 
     sudo .venv/bin/pytest -m e2e tests/deploy -x -q
+
+The arm64_* fixtures boot an arm64 host under qemu instead, for tests/deploy/test_e2e_arm64.py (`make e2e-arm64`).
 """
 
 from __future__ import annotations
@@ -162,8 +164,12 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
 
     `ansible_dir=` runs another checkout's playbook (the upgrade test); `playbook.start(...)` runs one
     in the background and returns (Popen, log path)."""
-    work = e2e_dir / "ansible"
-    work.mkdir(exist_ok=True)
+    return playbook_runner(testhost, wheelhouse, e2e_dir / "ansible", e2e_budget)
+
+
+def playbook_runner(testhost, wheelhouse: Path, work: Path, budget: Path, timeout: float = 900, **more_vars):
+    """The `playbook` fixture's runner for any TestHost (the arm64 one passes its own timeouts and vars)."""
+    work.mkdir(parents=True, exist_ok=True)
     inventory = testhost.inventory(work / "inventory.ini")
     env = dict(
         os.environ,
@@ -174,6 +180,8 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
         ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
         # This run's own SSH control sockets, so that a test that cuts the host's power can drop them.
         ANSIBLE_SSH_CONTROL_PATH_DIR=str(work / "cp"),
+        # SSH's connection timeout (10 s by default): an emulated sshd takes longer to answer.
+        ANSIBLE_TIMEOUT=str(10 * testhost.slowdown),
         PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}",
     )
     base_vars = {
@@ -183,11 +191,12 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
         "service_watchdog_sec": 15,  # shorter than the default 30 s, to keep the kill -STOP test quick
         "service_threads": min(os.cpu_count() or 1, 4),  # the budget's 4 threads would oversubscribe 2 cores
         "suksham_serial": 1,
-        "service_budget_src": str(e2e_budget),
+        "service_budget_src": str(budget),
         # `suksham check` benchmarks for minutes on a loaded 2-core x86 machine: it runs once, in the
         # first converge (run_check=True), and an x86 host is not held to the Pi's budget.
         "verify_budget_check": False,
         "verify_budget_check_fatal": False,
+        **more_vars,
     }
 
     def command(name: str, args: tuple, extra: dict) -> list[str]:
@@ -206,7 +215,7 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
         cmd[3] = str(ansible_dir / name)
         start = time.monotonic()
         run_env = dict(env, ANSIBLE_CONFIG=str(ansible_dir / "ansible.cfg"))  # another checkout's own roles
-        proc = subprocess.run(cmd, cwd=ansible_dir, env=run_env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, cwd=ansible_dir, env=run_env, capture_output=True, text=True, timeout=timeout)
         result = PlayResult(proc.returncode, proc.stdout + proc.stderr)
         if proc.returncode != 0:  # the device's side of the story, for the assertion message
             journal = testhost.ssh("journalctl -u suksham-benaud --no-pager -n 40", check=False).stdout
@@ -237,3 +246,101 @@ def playbook(testhost, wheelhouse, e2e_dir, e2e_budget):
     run.start = start
     run.control_dir = work / "cp"
     return run
+
+
+# -- the arm64 host (tests/deploy/test_e2e_arm64.py) ------------------------------------------------
+# Under emulation the converge takes tens of minutes: it runs only when asked (`make e2e-arm64`).
+ARM64_CONVERGE = os.environ.get("SUKSHAM_ARM64_CONVERGE") == "1"
+# The whole arm64 module's time budget, in minutes (each test's pytest timeout is taken from it).
+ARM64_BUDGET_MIN = float(os.environ.get("SUKSHAM_ARM64_BUDGET_MIN", "75"))
+
+
+@pytest.fixture(scope="session")
+def arm64_ready():
+    if not ARM64_CONVERGE:
+        pytest.skip(
+            "the arm64 converge runs for tens of minutes under qemu, outside `make test`: "
+            "run it by hand with `sudo make e2e-arm64` (SUKSHAM_ARM64_CONVERGE=1)"
+        )
+    why = missing_requirements("arm64")
+    if why:
+        print(f"\n*** SKIPPING the arm64 e2e host: {why} ***", file=sys.stderr)
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def arm64_dir(arm64_ready) -> Path:
+    folder = CACHE / f"run-arm64-{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def arm64_wheelhouse(arm64_dir) -> Path:
+    """The Pi 5 wheelhouse for CPython 3.11 (bookworm's), made by `make wheelhouse-pi`'s own code.
+
+    The cross-built llama-cpp-python and the downloaded wheels come from ~/.cache/suksham; the project's
+    wheel is built from this checkout. SUKSHAM_ARM64_WHEELHOUSE=build/wheelhouse-pi uses one made before."""
+    given = os.environ.get("SUKSHAM_ARM64_WHEELHOUSE")
+    if given:
+        folder = Path(given).resolve()
+    else:
+        from builder.wheelhouse import WheelhouseError
+        from builder.wheelhouse.house import build
+
+        folder = arm64_dir / "wheelhouse-pi"
+        try:
+            build(folder, REPO, pythons=["3.11"], test_imports=False)
+        except WheelhouseError as exc:
+            pytest.fail(f"the Pi wheelhouse could not be built: {exc}")
+    names = [p.name for p in folder.glob("*.whl")]
+    assert any(n.startswith("llama_cpp_python-") and n.endswith("linux_aarch64.whl") for n in names), names
+    assert any("cp311" in n and "aarch64" in n for n in names), f"no CPython 3.11 aarch64 wheels in {folder}"
+    assert any(n.startswith("suksham_benaud-") for n in names), names
+    return folder
+
+
+@pytest.fixture(scope="session")
+def arm64_bundle(arm64_dir) -> Path:
+    """The x86 e2e's v1 bundle: the embedded SmolLM2-135M GGUF, sealed (built on x86, served on arm64)."""
+    from device.runtime.models import smollm2_gguf_path
+
+    return _seal(arm64_dir / "bundles" / "v1", smollm2_gguf_path(), {"release": "e2e-arm64-v1"})
+
+
+@pytest.fixture(scope="session")
+def arm64_host(arm64_dir):
+    host = TestHost(arm64_dir / "host", arch="arm64")
+    try:
+        yield host.start()
+    finally:
+        host.close()
+
+
+@pytest.fixture(scope="session")
+def arm64_playbook(arm64_host, arm64_wheelhouse, arm64_dir):
+    """The same runner as `playbook`, with the waits a Cortex-A76 emulated on 2 shared x86 cores needs."""
+    text = (REPO / "device/budgets/pi5-4gb.toml").read_text()
+    budget = arm64_dir / "pi5-4gb.toml"
+    budget.write_text(text)
+    return playbook_runner(
+        arm64_host,
+        arm64_wheelhouse,
+        arm64_dir / "ansible",
+        budget,
+        timeout=ARM64_BUDGET_MIN * 60,
+        service_threads=min(os.cpu_count() or 1, 4),
+        # Everything is 10-50x slower under qemu: the sha256 checks before a start, loading the model,
+        # a prompt chunk (the watchdog's unit of progress), a reply.
+        service_watchdog_sec=300,
+        service_timeout_start_sec=900,
+        # MemoryMax counts qemu's own memory too (its translated code and its maps), not only the guest's.
+        service_memory_headroom_mb=1024,
+        bundle_health_retries=300,
+        bundle_health_delay=3,
+        bundle_commentary_timeout=600,
+        verify_health_retries=300,
+        verify_health_delay=3,
+        verify_commentary_timeout=600,
+    )

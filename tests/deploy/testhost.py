@@ -5,11 +5,17 @@ The rootfs is built once by tests/deploy/build_rootfs.sh and cached outside the 
 own veth link at 10.231.0.2 only, and removes everything it started, by PID, when done.
 See ../../../shared/TESTHOST.md for the manual steps this automates.
 
+`TestHost(..., arch="arm64")` boots an arm64 bookworm root (/var/cache/suksham-e2e/rootfs-arm64) the
+same way: the kernel runs its programs through binfmt_misc with qemu-aarch64, and every process in
+it sees QEMU_CPU=cortex-a76, the Pi 5's core. One host at a time holds 10.231.0.2 (a lock file).
+
     sudo .venv/bin/pytest -m e2e tests/deploy        # runs the e2e tests that use it
+    sudo nice -n 19 .venv/bin/pytest -m arm64 tests/deploy/test_e2e_arm64.py   # the arm64 host
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -25,10 +31,19 @@ HOST_ADDR = "10.231.0.1"
 # The only address any e2e test talks to (besides loopback).
 GUEST_ADDR = "10.231.0.2"
 VETH = f"ve-{MACHINE}"
+# The Debian architectures a test host can have, and the Pi 5's core for the emulated one.
+ARCHES = ("amd64", "arm64")
+QEMU_CPU = "cortex-a76"
 
 
-def missing_requirements() -> str | None:
+def rootfs_path(arch: str = "amd64") -> Path:
+    return CACHE / ("rootfs" if arch == "amd64" else f"rootfs-{arch}")
+
+
+def missing_requirements(arch: str = "amd64") -> str | None:
     """Why the e2e tests cannot run here, or None when they can."""
+    if arch not in ARCHES:
+        raise ValueError(f"arch {arch!r} is not one of {ARCHES}")
     if os.geteuid() != 0:
         return "e2e deploy tests need root (systemd-nspawn, debootstrap, veth links); run them as root"
     for tool in ("systemd-nspawn", "debootstrap", "nsenter", "ssh", "ssh-keygen", "ip"):
@@ -37,6 +52,20 @@ def missing_requirements() -> str | None:
                 f"{tool} is missing: run tests/deploy/setup_host_deps.sh "
                 "(apt-get install debootstrap systemd-container)"
             )
+    if arch == "arm64":
+        from builder.wheelhouse import emulate
+
+        if problem := emulate.qemu_problem():
+            return f"the arm64 test host needs qemu-user: {problem}"
+        if not emulate.binfmt_ready(register=True):
+            return (
+                "binfmt_misc has no enabled qemu-aarch64 entry and it could not be registered here "
+                "(mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; apt-get install binfmt-support "
+                "qemu-user-static; update-binfmts --enable qemu-aarch64): the arm64 host cannot boot"
+            )
+        flags = (emulate.BINFMT / "qemu-aarch64").read_text()
+        if "flags:" in flags and "F" not in flags.split("flags:", 1)[1].split("\n", 1)[0]:
+            return "the qemu-aarch64 binfmt entry lacks the F flag: the interpreter is not found inside a container"
     return None
 
 
@@ -52,7 +81,10 @@ class TestHost:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, arch: str = "amd64"):
+        if arch not in ARCHES:
+            raise ValueError(f"arch {arch!r} is not one of {ARCHES}")
+        self.arch = arch
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.root = workdir / MACHINE
@@ -60,13 +92,27 @@ class TestHost:
         self.log = workdir / "nspawn.log"
         self.nspawn: subprocess.Popen | None = None
         self.leader: int | None = None
+        self._lock = None
+        # Under emulation everything is ~10-30x slower: booting, SSH logins, Python, the model.
+        self.slowdown = 1 if arch == "amd64" else 8
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, timeout: float = 90) -> TestHost:
-        _run([str(HERE / "build_rootfs.sh"), str(CACHE / "rootfs")], capture_output=False)
+        rootfs = rootfs_path(self.arch)
+        _run([str(HERE / "build_rootfs.sh"), str(rootfs), self.arch], capture_output=False)
+        # One test host at a time owns the veth link and 10.231.0.2; a second run waits for the first.
+        CACHE.mkdir(parents=True, exist_ok=True)
+        self._lock = open(CACHE / "testhost.lock", "w")  # held until close()
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another e2e test host to finish (lock {CACHE / 'testhost.lock'})", flush=True)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
         if Path("/sys/class/net", VETH).exists():
             raise RuntimeError(f"{VETH} exists: another e2e run (or a stale one) is using {MACHINE}; stop it first")
-        _run(["cp", "-a", "--reflink=auto", str(CACHE / "rootfs"), str(self.root)])
+        _run(["cp", "-a", "--reflink=auto", str(rootfs), str(self.root)])
+        if self.arch == "arm64":
+            self._adapt_to_qemu_user()
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)])
         ssh_dir = self.root / "root/.ssh"
         ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -74,12 +120,47 @@ class TestHost:
         os.chmod(ssh_dir / "authorized_keys", 0o600)
         return self.boot(timeout)
 
+    def _adapt_to_qemu_user(self) -> None:
+        """What the arm64 root needs to boot and serve under qemu-user, written before its first boot.
+
+        - Every process runs on qemu's Cortex-A76 (without QEMU_CPU, qemu's `max` CPU has SVE and i8mm,
+          which a Pi 5 lacks): systemd's services through DefaultEnvironment, SSH logins through pam_env.
+        - qemu-user refuses clone() with CLONE_NEWNS (EINVAL), which systemd 252 uses to set up a unit's
+          credentials (LoadCredential=): such a unit fails with 243/CREDENTIALS (systemd issues #21511,
+          #34809). Debian's own units lose their (optional, unused here) credentials, and the commentary
+          service gets its API key from a root-made copy instead: the one change to what site.yml installs,
+          and only on this emulated host. The x86 host (and a Pi) use LoadCredential= as written."""
+        conf = self.root / "etc/systemd/system.conf.d"
+        conf.mkdir(parents=True, exist_ok=True)
+        (conf / "qemu-cpu.conf").write_text(f"[Manager]\nDefaultEnvironment=QEMU_CPU={QEMU_CPU}\n")
+        env = self.root / "etc/environment"
+        env.write_text((env.read_text() if env.exists() else "") + f"QEMU_CPU={QEMU_CPU}\n")
+        units = self.root / "lib/systemd/system"
+        for unit in sorted(units.glob("*.service")):
+            if "LoadCredential=" in unit.read_text():
+                self._drop_in(unit.name, "[Service]\nLoadCredential=\n")
+        copy = "/run/suksham-e2e-credentials"
+        self._drop_in(
+            "suksham-benaud.service",
+            "[Service]\n"
+            "LoadCredential=\n"
+            f"Environment=CREDENTIALS_DIRECTORY={copy}\n"
+            f"ExecStartPre=+/bin/sh -c 'install -d -m 0500 -o suksham {copy} && "
+            f"install -m 0400 -o suksham /etc/suksham/api-key {copy}/api-key'\n",
+        )
+
+    def _drop_in(self, unit: str, text: str) -> None:
+        folder = self.root / "etc/systemd/system" / f"{unit}.d"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "qemu-user.conf").write_text("# tests/deploy/testhost.py: the arm64 host under qemu-user\n" + text)
+
     def boot(self, timeout: float = 90) -> TestHost:
         """Boot the rootfs copy (again, after hard_stop()) and wait until systemd says it is up."""
         with open(self.log, "ab") as log:
             self.nspawn = subprocess.Popen(
                 [
                     "systemd-nspawn",
+                    *([f"--setenv=QEMU_CPU={QEMU_CPU}"] if self.arch == "arm64" else []),
                     "--register=no",
                     "--keep-unit",
                     "--network-veth",
@@ -94,7 +175,7 @@ class TestHost:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * self.slowdown
         self.leader = self._wait_leader(deadline)
         _run(["ip", "addr", "add", f"{HOST_ADDR}/30", "dev", VETH])
         _run(["ip", "link", "set", VETH, "up"])
@@ -153,6 +234,9 @@ class TestHost:
                 self.nspawn.wait(timeout=30)
         if self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None
 
     # -- access ----------------------------------------------------------------------------------
     def ssh_args(self) -> list[str]:
@@ -168,11 +252,13 @@ class TestHost:
             "-o",
             "BatchMode=yes",
             "-o",
-            "ConnectTimeout=5",
+            f"ConnectTimeout={5 * self.slowdown}",
         ]
 
     def ssh(self, command: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-        return _run(["ssh", *self.ssh_args(), f"root@{GUEST_ADDR}", command], check=check, timeout=timeout)
+        return _run(
+            ["ssh", *self.ssh_args(), f"root@{GUEST_ADDR}", command], check=check, timeout=timeout * self.slowdown
+        )
 
     def inventory(self, path: Path) -> Path:
         args = " ".join(self.ssh_args()[2:])
