@@ -245,11 +245,28 @@ def model_card(*, export: dict, manifest_fields: dict, eval_section: str | None,
     if fallback_kinds:
         lines += ["", "Fallbacks reported: " + ", ".join(fallback_kinds) + "."]
     others = [q for name, q in export["quants"].items() if name != export["served_quant"]]
-    if others:
+    shipped = [q for q in others if q["file"] in export.get("shipped", [])]
+    compared = [q for q in others if q not in shipped]
+    gates = manifest_fields.get("quants") or {}
+    if shipped:
+        lines += [
+            "",
+            "Also shipped, as optional quants (`suksham serve --bundle . --quant NAME`; listed in the manifest's "
+            "`quants` with their sha256 and gate results, each gated at the same thresholds):",
+            "",
+            "| quant | file | MB | tensor types | gate |",
+            "|---|---|---|---|---|",
+        ]
+        for q in shipped:
+            gate = (gates.get(q["quant"]) or {}).get("gate") or {}
+            verdict = "not gated" if not gate else "passed" if gate.get("passed") else "FAILED"
+            types = ", ".join(f"{n} {k}" for k, n in q.get("tensor_types", {}).items())
+            lines.append(f"| {q['quant']} | `{q['file']}` | {q['bytes'] / 2**20:.1f} | {types} | {verdict} |")
+    if compared:
         lines += [
             "",
             "Also built for the quantization comparison (not shipped): "
-            + ", ".join(f"{q['quant']} ({q['bytes'] / 2**20:.1f} MB)" for q in others)
+            + ", ".join(f"{q['quant']} ({q['bytes'] / 2**20:.1f} MB)" for q in compared)
             + ".",
         ]
     lines += [

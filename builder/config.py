@@ -176,7 +176,12 @@ class MergeConfig:
 
 @dataclass
 class ExportConfig:
-    quant_types: list = _f(["Q4_K_M"], "quantizations shipped in the bundle; the first is the one served")
+    quant_types: list = _f(
+        ["Q4_K_M"],
+        "quantizations shipped in the bundle; the first is served by default, any after it are optional quants "
+        "(e.g. Q4_0, Q8_0 for the Pi's repacked ARM kernels): listed in the manifest's quants, gated at the same "
+        "thresholds, served with suksham serve --quant",
+    )
     extra_quants: list = _f([], "made for comparison in eval only, not shipped (e.g. Q8_0)")
     n_ctx: int = _f(512, "context size written to the manifest and Modelfile", min=64, max=131072)
     imatrix: bool = _f(False, "importance matrix from the training data: better low-bit quants, +1-2 min")

@@ -198,7 +198,15 @@ def run_eval_gate(candidate: Path, b: Build, export: dict):
         f16_gguf=exp / export["f16"],
         train_dir=b.dir("train"),
         base_dir=b.dir("base"),
+        optional_quants=optional_quants(b.cfg),
     )
+
+
+def optional_quants(cfg) -> list[str]:
+    """The quants a bundle ships beside the served one (export.quant_types after the first), as the
+    evaluation names them ("q4_0"): each is gated at the served quant's thresholds and listed in the
+    manifest's `quants`. F16 is never gated: it is the 16-bit reference itself."""
+    return [q.lower() for q in dict.fromkeys(cfg.export.quant_types[1:]) if q != "F16"]
 
 
 def stage_eval(b: Build):
@@ -220,6 +228,8 @@ def stage_eval(b: Build):
     result = run_eval_gate(cand, b, export)
     summary = manifest_summary(result.report)
     fields = manifest_fields(b, export, summary, has_curve=LOSS_CURVE_NAME in files)
+    if len(export["shipped"]) > 1:  # issue 19: the optional quants, each with its file and gate (sha256 at sealing)
+        fields["quants"] = shipped_quants(b, export, result.report)
     meta = read_metadata(cand / GGUF_NAME)
     width = meta.get(f"{meta.get('general.architecture')}.embedding_length")
     write_model_card(
@@ -236,6 +246,30 @@ def stage_eval(b: Build):
         {"candidate": str(cand), "candidate_files": file_hashes(cand), "manifest_fields": fields},
         f"gate passed (composite {summary.get('composite')})",
     )
+
+
+def shipped_quants(b: Build, export: dict, report: dict) -> dict:
+    """The manifest's `quants`: {QUANT: {file, bytes, tensor_types, fallback, gate}} for every quant the
+    bundle ships, the served one too; write_manifest adds each file's sha256 when it seals the bundle."""
+    from builder.eval.run import quant_gate_summary
+
+    out = {}
+    for quant in dict.fromkeys(b.cfg.export.quant_types):
+        q = export["quants"][quant]
+        name = GGUF_NAME if q["file"] == export["gguf"] else q["file"]
+        entry = {
+            "file": name,
+            "bytes": q["bytes"],
+            "tensor_types": q["tensor_types"],
+            "fallback": q["fallback_reported"],
+            "quantize_seconds": q.get("seconds"),
+        }
+        if quant != "F16":  # the 16-bit reference is not gated against itself
+            entry["gate"] = quant_gate_summary(report, "q4_k_m" if quant == export["served_quant"] else quant)
+            if quant == export["served_quant"]:
+                entry["gate"]["passed"] = bool(report.get("gate", {}).get("passed"))  # the whole gate
+        out[quant] = entry
+    return out
 
 
 def manifest_fields(b: Build, export: dict, eval_summary: dict, has_curve: bool) -> dict:

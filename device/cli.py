@@ -75,6 +75,11 @@ def main():
 @main.command()
 @click.option("--bundle", type=existing_dir, default=None, help="Sealed bundle folder to serve (verified first).")
 @click.option("--model", type=existing_file, default=None, help="Serve any GGUF instead of a bundle (unverified).")
+@click.option(
+    "--quant",
+    default=None,
+    help="Serve this one of the bundle's quants (manifest `quants`, e.g. Q4_0); default: the budget's, else the first.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, help="Port (0 picks a free one)."
@@ -119,6 +124,7 @@ def main():
 def serve(
     bundle,
     model,
+    quant,
     host,
     port,
     api_key_file,
@@ -141,7 +147,10 @@ def serve(
     from device.runtime.service import resolve_model
 
     try:
-        resolved = resolve_model(bundle, model, n_ctx)
+        quant = _serve_quant(bundle, quant, budget)
+        resolved = resolve_model(bundle, model, n_ctx, quant=quant)
+        if bundle is not None and resolved[2] is not None and len(resolved[2].quants) > 1:
+            click.echo(f"serving the bundle's {resolved[2].quant} ({resolved[0].name})", err=True)
         if budget is not None:  # the RAM preflight: never load a model that cannot fit
             threads = _preflight(budget, resolved, threads)
         run_server(
@@ -167,6 +176,20 @@ def serve(
         raise click.ClickException(str(exc)) from exc
 
 
+def _serve_quant(bundle: Path | None, quant: str | None, budget: Path | None) -> str | None:
+    """--quant, else the budget's `quant` when the bundle ships it (with a note saying which), else None."""
+    from device.measure.budget import load_budget
+    from device.runtime.bundle import choose_quant
+
+    if bundle is None or (quant is None and budget is None):
+        return quant
+    preferred = load_budget(budget).quant if budget is not None and quant is None else None
+    chosen, note = choose_quant(bundle, quant, preferred, source=f"the budget {Path(budget).name}" if budget else "")
+    if note:
+        click.echo(note, err=True)
+    return chosen
+
+
 def _preflight(budget: Path, resolved, threads: int | None) -> int | None:
     from device.measure.budget import load_budget, preflight
     from device.runtime.engine import usable_cores
@@ -186,12 +209,13 @@ def _preflight(budget: Path, resolved, threads: int | None) -> int | None:
     "--budget", type=existing_file, required=True, help="Budget TOML (device/budgets/pi5-4gb.toml, pi5-8gb.toml)."
 )
 @click.option("--json", "as_json", is_flag=True, default=False, help="Print the result as JSON.")
-def check(bundle, budget, as_json):
+@click.option("--quant", default=None, help="Check this one of the bundle's quants (default: the budget's quant).")
+def check(bundle, budget, as_json, quant):
     """Check a bundle against a budget: exit 0 pass, 1 over budget, 2 could not run."""
     from device.measure.budget import format_report, run_check
 
     log = None if as_json else (lambda msg: click.echo(f"  {msg}", err=True))
-    report = run_check(bundle=bundle, budget=budget, log=log)
+    report = run_check(bundle=bundle, budget=budget, log=log, quant=quant)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -306,8 +330,9 @@ def replay(match_file, url, bundle, speed, start, out, api_key_file, match_id, t
 @click.argument("event")
 @click.option("--bundle", type=existing_dir, default=None, help="Bundle folder (default: the embedded base GGUF).")
 @click.option("--model", type=existing_file, default=None, help="Any GGUF instead of a bundle (unverified).")
+@click.option("--quant", default=None, help="One of the bundle's quants (manifest `quants`, e.g. Q4_0).")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="llama.cpp threads.")
-def comment(event, bundle, model, threads):
+def comment(event, bundle, model, quant, threads):
     """One line of commentary on EVENT, printed to the terminal (empty line = silence)."""
     from device.runtime.service import comment_once
 
@@ -316,7 +341,12 @@ def comment(event, bundle, model, threads):
     try:
         click.echo(
             comment_once(
-                event=event, bundle=bundle, model=model, threads=threads, warn=lambda msg: click.echo(msg, err=True)
+                event=event,
+                bundle=bundle,
+                model=model,
+                quant=quant,
+                threads=threads,
+                warn=lambda msg: click.echo(msg, err=True),
             )
         )
     except user_errors() as exc:

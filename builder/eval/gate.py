@@ -116,6 +116,8 @@ def gate(report: dict, t) -> dict:
             t.q4_agreement,
             "no 16-bit model was available (tie-aware needs the F16 GGUF)",
         )
+    for quant in report.get("optional_quants") or []:
+        _optional_quant_checks(models, quant, t, check, checks)
     failures = []
     for c in checks:
         if c["passed"] is False:
@@ -160,3 +162,58 @@ def _issue15_checks(report: dict, t, check) -> None:
     ):  # fmt: skip
         if threshold is not None:
             check(metric, value, op, threshold, why)
+
+
+def _optional_quant_checks(models: dict, name: str, t, check, checks: list) -> None:
+    """An optional quant the bundle ships (issue 19, e.g. "q4_0"), at the served quant's thresholds: what
+    /v1/commentary returns when it is served (its replies after the guard: words, "!", contradictions,
+    hand-written fit, distinct share), its guard share, its composite margins over the prompted bases and
+    its greedy agreement with the 16-bit model (tie-aware when the config says so; with `sampled`, which
+    only the served quant is measured under, the exact agreement). The issue-15 checks (replayed matches,
+    sampled rates, KL) judge the served quant alone."""
+    model = models.get(name, {})
+    served = (models.get(f"{name}+guard") or model).get("metrics", {})
+    subject = f"{name}+guard" if f"{name}+guard" in models else name
+    if not served:  # asked to ship it, and it gave no replies: a failure, never a skip
+        missing = {"metric": f"{name} replies", "value": None, "op": "exists", "threshold": None, "passed": False}
+        checks.append({**missing, "skipped": None})
+        return
+    allm, hand = served.get("all", {}), served.get("handwritten", {})
+    check(f"{subject} share of replies <= 5 words", allm.get("within_words"), ">=", t.max_words_share)
+    check(f"{subject} exclamation rate", allm.get("exclamation_rate"), "<=", t.exclamation_rate)
+    check(f"{subject} contradiction rate", allm.get("contradiction_rate"), "<=", t.contradiction_rate)
+    check(f"{subject} fit rate on the hand-written set", hand.get("fit_rate"), ">=", t.handwritten_fit)
+    enough = (allm.get("n_spoken") or 0) >= MIN_SPOKEN_FOR_DISTINCT
+    check(
+        f"{subject} distinct share of spoken replies",
+        allm.get("distinct_share") if enough else None,
+        ">=",
+        t.min_distinct_share,
+        f"fewer than {MIN_SPOKEN_FOR_DISTINCT} spoken replies",
+    )
+    check(
+        f"{name} share of replies the guard replaces",
+        model.get("guarded_share"),
+        "<=",
+        t.max_guarded_share,
+        "the guard share was not measured",
+    )
+    ours = model.get("metrics", {}).get("all", {}).get("composite")
+    kind = getattr(t, "composite_margin_kind", "absolute")
+    for base_name, label, threshold, gap in (
+        (FEW_SHOT_BASE, "few-shot base", t.composite_margin_over_fewshot, kind == "gap"),
+        (FEW_SHOT_READER, "reader-helped few-shot base", getattr(t, "composite_gap_over_reader_base", None), True),
+    ):
+        if threshold is None or (base_name == FEW_SHOT_READER and base_name not in models):
+            continue
+        theirs = models.get(base_name, {}).get("metrics", {}).get("all", {}).get("composite")
+        margin = None
+        if ours is not None and theirs is not None:
+            margin = ((ours - theirs) / (1 - theirs) if theirs < 1 else None) if gap else ours - theirs
+        what = f"share of the {label}'s composite gap closed" if gap else f"composite minus {label} composite"
+        check(f"{name} {what}", margin, ">=", threshold, f"no {label} was evaluated")
+    if getattr(t, "q4_agreement_kind", "exact") == "tie-aware" and model.get("agreement_tie_aware") is not None:
+        agree, what = model.get("agreement_tie_aware"), "agreement with the 16-bit model (tie-aware)"
+    else:
+        agree, what = model.get("agreement_with_16bit"), "greedy agreement with the 16-bit model"
+    check(f"{name} {what}", agree, ">=", t.q4_agreement, "no 16-bit model was available")

@@ -137,10 +137,12 @@ def evaluate_replies(
     notes: list[str] | None = None,
     seed: int = 0,
     variety: dict | None = None,
+    optional_quants: list[str] | None = None,
 ) -> tuple[dict, dict[str, list[dict]]]:
     """Score replies that are already made ({model: replies aligned with events}) and gate them.
 
     Returns (report, {model: scored rows}). `extra` adds fields per model (seconds, loss, path).
+    `optional_quants`: models ("q4_0", ...) the bundle ships beside the served one, gated as it is.
     """
     truncated = truncated or {}
     rows_by_model = {name: score_rows(events, r, truncated.get(name)) for name, r in replies.items()}
@@ -168,6 +170,8 @@ def evaluate_replies(
     ]
     if variety is not None:
         report["variety"] = variety
+    if optional_quants:
+        report["optional_quants"] = [q.lower() for q in optional_quants]
     thresholds = _thresholds(cfg)
     report["thresholds"] = dict(vars(thresholds))
     report["gate"] = gate(report, thresholds)
@@ -236,6 +240,34 @@ def manifest_summary(report: dict) -> dict:
     }
 
 
+def quant_gate_summary(report: dict, name: str) -> dict:
+    """One shipped quant's evaluation for the manifest's `quants` (issue 19): its gate checks and rates.
+
+    `name` as the evaluation names it ("q4_k_m" for the served quant, "q4_0", ...)."""
+    name = name.lower()
+    models = report.get("models", {})
+    model = models.get(name, {})
+    guarded = models.get(f"{name}+guard") or models.get(GUARDED if name == SERVED else "", {}) or model
+    prefixes = (f"{name} ", f"{name}+guard ", f"{name}-raw ", f"{name}+sampled ", f"{name} vs ")
+    checks = [c for c in report.get("gate", {}).get("checks", []) if str(c.get("metric", "")).startswith(prefixes)]
+    failed = [c["metric"] for c in checks if c.get("passed") is False]
+    m = guarded.get("metrics", {})
+    kl = (report.get("quantization") or {}).get(f"{name} vs F16") or {}
+    return {
+        "passed": bool(checks) and not failed,
+        "checks": len(checks),
+        "failed": failed,
+        "within_words": m.get("all", {}).get("within_words"),
+        "contradiction_rate": m.get("all", {}).get("contradiction_rate"),
+        "fit_rate": m.get("all", {}).get("fit_rate"),
+        "handwritten_fit": m.get("handwritten", {}).get("fit_rate"),
+        "model_composite": model.get("metrics", {}).get("all", {}).get("composite"),
+        "guarded_share": model.get("guarded_share"),
+        "agreement_with_16bit": model.get("agreement_with_16bit"),
+        "kl_vs_f16": kl.get("kl_mean"),
+    }
+
+
 # -- the build's gate -------------------------------------------------------------------------------
 def collect_events(ecfg, dataset_dir: str | Path | None, limit: int | None = None) -> tuple[list[EvalEvent], list[str]]:
     """The hand-written set (its first `limit` or eval.max_heldout events) plus the test-split sample."""
@@ -292,10 +324,13 @@ def evaluate_models(
     notes=None,
     label="eval",
     base_dir=None,
+    optional_quants=None,
 ) -> tuple[dict, dict]:
     """Run every model on `events`, score and gate them: (report, rows_by_model).
 
     `base_dir`: the base's 16-bit Hugging Face copy, for its reference loss beside the merged model's.
+    `optional_quants`: names among `extra_ggufs` that the bundle ships (issue 19): each also gets the
+    server's guard over its replies and is gated at the served quant's thresholds.
     """
     from builder.eval.models import EnginePool, GGUFReplier, HFReplier, quant_divergence
 
@@ -326,12 +361,22 @@ def evaluate_models(
         truncated[GUARDED] = [False] * len(events)  # the guard's line stands whole
         extra[SERVED]["guarded_share"] = sum(replaced) / len(replaced) if replaced else None
         extra[GUARDED] = {"seconds": 0.0, "runtime": "the server's manner guard over the q4_k_m replies"}
+        optional = [q.lower() for q in optional_quants or [] if q.lower() in replies]
+        for name in optional:  # what /v1/commentary returns when this quant is served
+            replies[f"{name}+guard"], replaced = guarded_replies(events, replies[name])
+            truncated[f"{name}+guard"] = [False] * len(events)
+            extra[name]["guarded_share"] = sum(replaced) / len(replaced) if replaced else None
+            extra[f"{name}+guard"] = {"seconds": 0.0, "runtime": f"the server's manner guard over the {name} replies"}
         if SIXTEEN_BIT in replies and f16_gguf is not None:
             from builder.eval.models import tie_aware_agreement
 
             f16 = pool.get(f16_gguf)
             tie = tie_aware_agreement(f16, events, replies[SIXTEEN_BIT], replies[SERVED])
             extra[SERVED].update(agreement_tie_aware=tie["agreement"], agreement_near_ties=tie["near_ties"])
+            if getattr(ecfg.thresholds, "q4_agreement_kind", "exact") == "tie-aware":
+                for name in optional:
+                    tie = tie_aware_agreement(f16, events, replies[SIXTEEN_BIT], replies[name])
+                    extra[name].update(agreement_tie_aware=tie["agreement"], agreement_near_ties=tie["near_ties"])
         refs = [e for e in events if e.reference is not None]
         if SIXTEEN_BIT in repliers:
             hf16 = isinstance(repliers[SIXTEEN_BIT], HFReplier)
@@ -348,7 +393,15 @@ def evaluate_models(
         if getattr(ecfg, "variety", False):  # issue 15: the served sampling, whole matches, sampled Q4 vs F16
             variety = _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label)
         report, rows = evaluate_replies(
-            events, replies, cfg, truncated=truncated, extra=extra, notes=notes, seed=ecfg.seed, variety=variety
+            events,
+            replies,
+            cfg,
+            truncated=truncated,
+            extra=extra,
+            notes=notes,
+            seed=ecfg.seed,
+            variety=variety,
+            optional_quants=optional,
         )
         if f16_gguf is not None and ecfg.kl_events > 0:
             forced = [e for e in events if e.reference] or events
@@ -426,6 +479,7 @@ def evaluate_bundle_dir(
     checkpoints=None,
     train_dir=None,
     base_dir=None,
+    optional_quants=None,
 ) -> EvalResult:
     """The build's gate, on the bundle being assembled in `work_dir` (before it is sealed).
 
@@ -436,6 +490,7 @@ def evaluate_bundle_dir(
     `checkpoints`: [(step, model_dir)] scored for the metrics-vs-steps table; by default the ones
     left in `train_dir`/checkpoints, loaded on the 16-bit `base_dir` (both default to the build
     layout's train/ and base/ beside `merged_dir`), when cfg.eval.score_checkpoints is on.
+    `optional_quants`: names among `extra_ggufs` ("q4_0") the bundle ships, gated as the served one.
     `passed` is False only when a threshold is missed and cfg.eval.gate is on.
     """
     from device.runtime.bundle import GGUF_NAME
@@ -469,6 +524,7 @@ def evaluate_bundle_dir(
         notes=notes,
         label="build eval",
         base_dir=base_dir,
+        optional_quants=optional_quants,
     )
     if checkpoints is None and train_dir is not None and ecfg.score_checkpoints:
         checkpoints = find_checkpoints(train_dir)
@@ -587,6 +643,7 @@ def run_eval(bundle, out, rate: bool = False, dataset=None, limit: int | None = 
         except ModelNotFound:
             base = None
     extras, f16 = _bundle_extras(bundle, b.gguf_path)
+    shipped = [q.lower() for q in b.quants[1:] if q.lower() in extras]  # the manifest's optional quants
     try:
         events, notes = collect_events(ecfg, dataset, limit)
         report, rows = evaluate_models(
@@ -598,6 +655,7 @@ def run_eval(bundle, out, rate: bool = False, dataset=None, limit: int | None = 
             f16_gguf=f16,
             notes=notes,
             label="eval",
+            optional_quants=shipped,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from exc

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -54,6 +55,9 @@ class Budget:
     min_free_ram_mb: float
     latency_events: int = DEFAULT_LATENCY_EVENTS  # commentary events timed for the latency percentiles
     description: str = ""
+    # Which of a bundle's quants (manifest `quants`) a device on this budget serves, when the bundle
+    # ships it; empty, or a bundle without it: the bundle's default. `--quant` overrides it.
+    quant: str = ""
     path: str = ""
 
 
@@ -102,6 +106,11 @@ def load_budget(path: str | os.PathLike) -> Budget:
             if not isinstance(value, str):
                 problems.append(f"{key} must be a string, got {value!r}")
             values[key] = value
+        elif key == "quant":
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_]+", value):
+                problems.append(f'quant must be a quantization name such as "Q4_0" or "Q4_K_M", got {value!r}')
+            else:
+                values[key] = value.upper()
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             problems.append(f"{key} must be a number, got {value!r}")
         elif key in _INTS and not isinstance(value, int):
@@ -286,12 +295,15 @@ def evaluate(budget: Budget, measured: dict) -> list[dict]:
     ]
 
 
-def run_check(bundle, budget, log=None) -> dict:
+def run_check(bundle, budget, log=None, quant: str | None = None) -> dict:
     """`suksham check`: the verdict as a report; `report["exit_code"]` is 0 pass, 1 over budget, 2 could not run.
+
+    The bundle's quant measured: `quant` (--quant), else the budget's `quant` when the bundle ships it,
+    else the bundle's default.
 
     Prints nothing: `log(msg)` gets progress lines, and `format_report` turns the report into text.
     """
-    from device.runtime.bundle import BundleError, verify_bundle
+    from device.runtime.bundle import BundleError, choose_quant, verify_bundle
 
     started = time.time()
     log = log or (lambda msg: None)
@@ -300,7 +312,11 @@ def run_check(bundle, budget, log=None) -> dict:
         spec = load_budget(budget)
         report["budget"] = asdict(spec)
         log(f"verifying bundle {bundle}")
-        loaded = verify_bundle(bundle)
+        chosen, note = choose_quant(bundle, quant, spec.quant)
+        if note:
+            log(note)
+        loaded = verify_bundle(bundle, quant=chosen)
+        report["quant"] = loaded.quant
         report["machine"] = machine.describe()
         pre = preflight(loaded.gguf_path, loaded.n_ctx, spec)
         report["preflight"] = pre.to_dict()
@@ -364,7 +380,8 @@ def format_report(report: dict) -> str:
     m = report.get("measured", {})
     if m:
         lines.append(
-            f"threads {m['threads']} (budget {m['threads_budget']}), load {m['load_seconds']} s, "
+            f"quant {report.get('quant')}, threads {m['threads']} (budget {m['threads_budget']}), "
+            f"load {m['load_seconds']} s, "
             f"load average {report['machine'].get('load_average_1m')}, "
             f"OMP_WAIT_POLICY={report['machine']['env']['OMP_WAIT_POLICY']}"
         )

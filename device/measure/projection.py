@@ -11,9 +11,18 @@ tokens/s <= bandwidth / bytes per token. Two estimates bound the Pi 5:
 Commentary latency measured here (with the prefix cache) is scaled by the decode slowdown; this assumes
 prompt evaluation slows by the same factor, which is only roughly true (it is compute-bound).
 Sanity check: the roofline predicts Qwen2.5-0.5B Q4_K_M, which decodes at ~25.8 tok/s on a Pi 5.
+
+Per quant (issue 19, `project_quants`, `python -m device.measure.projection BUNDLE_OR_GGUF...`): the same
+roofline from each file's size alone, beside its tensor layout: the share of its matrix weights whose type
+has a repacked (interleaved, dotprod) kernel on the Pi 5's Cortex-A76. The roofline ignores compute; a
+weight without a repacked kernel (Q5_0, Q4_1) runs the plain NEON dot product and is less likely to reach it.
 """
 
 from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
 
 PI5_STREAM_READ_GBS = {1: 9.3, 4: 13.2}  # published STREAM read, Pi 5 (LPDDR4X-4267)
 PI5_DECODE_EFFICIENCY = (0.84, 0.91)  # llama.cpp decode / STREAM read on a Pi 5 (llama.cpp #26484)
@@ -78,3 +87,83 @@ def project_pi5(report: dict) -> dict:
             "A small model is less bandwidth-bound than the roofline assumes: the low end is the safer figure.",
         ],
     }
+
+
+# Types with a repacked ARM kernel on the Cortex-A76 (no i8mm: the dotprod layouts q4_0_4x4, q4_K_8x4, ...),
+# read from the vendored ggml-cpu repack.cpp and seen under emulation (benchmarks/RESULTS.md, "What llama.cpp
+# repacks"); Q4_1, Q5_0, Q5_1 have none.
+A76_REPACKED = ("Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "IQ4_NL", "Q2_K", "MXFP4")
+
+
+def quant_layout(path: str | os.PathLike) -> dict:
+    """The matrix weights of a GGUF by type (F32 norms left out) and the share that the A76 repacks."""
+    from device.runtime.gguf_header import read_tensors
+
+    params: dict[str, int] = {}
+    tensors: dict[str, int] = {}
+    for _name, kind, n in read_tensors(path):
+        if kind == "F32":
+            continue
+        params[kind] = params.get(kind, 0) + n
+        tensors[kind] = tensors.get(kind, 0) + 1
+    total = sum(params.values()) or 1
+    repacked = sum(n for kind, n in params.items() if kind in A76_REPACKED)
+    return {
+        "tensors_by_type": dict(sorted(tensors.items())),
+        "parameters_by_type": dict(sorted(params.items())),
+        "repacked_share_on_a76": round(repacked / total, 3),
+        "repacked_tensors_on_a76": sum(n for kind, n in tensors.items() if kind in A76_REPACKED),
+    }
+
+
+def project_quant(path: str | os.PathLike) -> dict:
+    """PROJECTION of Pi 5 decode tok/s for one GGUF from its file size (the roofline), with its layout."""
+    path = Path(path)
+    size = path.stat().st_size
+    roofline = [e * PI5_STREAM_READ_GBS[PI5_THREADS] * 1e9 / size for e in PI5_DECODE_EFFICIENCY]
+    return {
+        "label": "PROJECTION for a Raspberry Pi 5 (4 threads), not a measurement",
+        "file": path.name,
+        "model_mb": round(size / (1 << 20), 1),
+        "generation_tps_roofline": _range(*roofline),
+        **quant_layout(path),
+    }
+
+
+def project_quants(paths) -> dict[str, dict]:
+    """{quant: projection} for a bundle folder (every quant its manifest lists) or for GGUF files."""
+    out = {}
+    for p in map(Path, paths):
+        if p.is_dir():
+            from device.runtime.bundle import bundle_quants, read_manifest
+
+            for quant, file in bundle_quants(read_manifest(p)).items():
+                out[quant] = project_quant(p / file)
+        else:
+            out[p.stem] = project_quant(p)
+    return out
+
+
+def format_quant_projections(rows: dict[str, dict]) -> str:
+    lines = [
+        "PROJECTION for a Raspberry Pi 5 (4 threads), not a measurement: decode tok/s by the memory-bandwidth",
+        f"roofline ({PI5_DECODE_EFFICIENCY[0]:.0%}-{PI5_DECODE_EFFICIENCY[1]:.0%} of "
+        f"{PI5_STREAM_READ_GBS[PI5_THREADS]} GB/s STREAM read / file size); repacked = share of matrix weights",
+        "with a repacked Cortex-A76 kernel (the roofline assumes compute keeps up; plain kernels make it less likely)",
+    ]
+    width = max([len("quant"), *map(len, rows)])
+    lines.append(f"{'quant':<{width}} {'MB':>7} {'roofline tok/s':>15} {'repacked':>9}  weights by type")
+    for quant, r in rows.items():
+        tps = r["generation_tps_roofline"]
+        types = ", ".join(f"{n} {k}" for k, n in r["tensors_by_type"].items())
+        lines.append(
+            f"{quant:<{width}} {r['model_mb']:>7.1f} {tps['low']:>7.0f}-{tps['high']:<7.0f} "
+            f"{r['repacked_share_on_a76']:>9.0%}  {types}"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m device.measure.projection BUNDLE_DIR | FILE.gguf ...")
+    print(format_quant_projections(project_quants(sys.argv[1:])))

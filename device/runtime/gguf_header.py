@@ -46,8 +46,26 @@ class ModelShape:
         return n_ctx * per_token * bytes_per_value
 
 
+# ggml type ids (ggml.h, enum ggml_type) of the tensor infos, for read_tensors
+GGML_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1", 10: "Q2_K",
+    11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS",
+    19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32",
+    27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
+}  # fmt: skip
+
+
 def read_metadata(path: str | os.PathLike) -> dict:
     """All key/value pairs of the header; long arrays appear as {"array_len": n}."""
+    return _read_header(path)[0]
+
+
+def read_tensors(path: str | os.PathLike) -> list[tuple[str, str, int]]:
+    """(name, ggml type, number of elements) of every tensor, from the tensor infos after the metadata."""
+    return _read_header(path, tensors=True)[1]
+
+
+def _read_header(path: str | os.PathLike, tensors: bool = False) -> tuple[dict, list]:
     with open(path, "rb") as fh:
 
         def read(fmt: str):
@@ -86,13 +104,22 @@ def read_metadata(path: str | os.PathLike) -> dict:
         version = read("<I")
         if version < 2:
             raise GGUFError(f"{path}: GGUF version {version} is too old; reconvert the model.")
-        read("<Q")  # tensor count
+        n_tensors = read("<Q")
         n_kv = read("<Q")
         meta = {"GGUF.version": version}
         for _ in range(n_kv):
             key = read_str()
             meta[key] = read_value(read("<I"))
-        return meta
+        infos = []
+        for _ in range(n_tensors if tensors else 0):
+            name = read_str()
+            n_elements = 1
+            for _dim in range(read("<I")):
+                n_elements *= read("<Q")
+            kind = read("<I")
+            read("<Q")  # offset in the data section
+            infos.append((name, GGML_TYPES.get(kind, f"type{kind}"), n_elements))
+        return meta, infos
 
 
 def model_shape(meta: dict) -> ModelShape:

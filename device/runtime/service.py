@@ -255,15 +255,20 @@ class Commentator:
         return build_messages(text="Dot ball, defended.")
 
 
-def resolve_model(bundle: Path | None, model: Path | None, n_ctx: int | None = None):
-    """(gguf path, n_ctx, bundle or None, model id) from --bundle or --model, verifying a bundle."""
+def resolve_model(bundle: Path | None, model: Path | None, n_ctx: int | None = None, quant: str | None = None):
+    """(gguf path, n_ctx, bundle or None, model id) from --bundle or --model, verifying a bundle.
+
+    `quant`: one of the bundle's quants (manifest `quants`, e.g. Q4_0) instead of its default; a quant
+    the bundle does not ship is a BundleError naming those it does."""
     from device.runtime.bundle import DEFAULT_N_CTX, verify_bundle
     from device.runtime.models import smollm2_gguf_path
 
     if bundle is not None and model is not None:
         raise ValueError("give either --bundle or --model, not both")
+    if quant is not None and bundle is None:
+        raise ValueError("--quant picks one of a bundle's quants: give --bundle too (--model serves the file given)")
     if bundle is not None:
-        b = verify_bundle(bundle)
+        b = verify_bundle(bundle, quant=quant)
         return b.gguf_path, n_ctx or b.n_ctx, b, "suksham-benaud"
     if model is not None:
         return Path(model), n_ctx or DEFAULT_N_CTX, None, Path(model).stem
@@ -271,11 +276,17 @@ def resolve_model(bundle: Path | None, model: Path | None, n_ctx: int | None = N
 
 
 def comment_once(
-    *, event: str, bundle: Path | None = None, model: Path | None = None, threads: int | None = None, warn=None
+    *,
+    event: str,
+    bundle: Path | None = None,
+    model: Path | None = None,
+    threads: int | None = None,
+    warn=None,
+    quant: str | None = None,
 ) -> str:
     """`suksham comment`: one line for one event; an empty line is silence. `warn(msg)` gets notes for the user."""
     warn = warn or (lambda msg: None)
-    path, n_ctx, found, _model_id = resolve_model(bundle, model)
+    path, n_ctx, found, _model_id = resolve_model(bundle, model, quant=quant)
     if bundle is None and model is None:
         warn("note: no --bundle given; using the untuned embedded base model")
     elif model is not None:
