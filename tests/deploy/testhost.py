@@ -128,8 +128,14 @@ class TestHost:
         - qemu-user refuses clone() with CLONE_NEWNS (EINVAL), which systemd 252 uses to set up a unit's
           credentials (LoadCredential=): such a unit fails with 243/CREDENTIALS (systemd issues #21511,
           #34809). Debian's own units lose their (optional, unused here) credentials, and the commentary
-          service gets its API key from a root-made copy instead: the one change to what site.yml installs,
-          and only on this emulated host. The x86 host (and a Pi) use LoadCredential= as written."""
+          service gets its API key from a root-made copy instead.
+        - qemu-user always runs a second thread (its RCU thread), and unshare(CLONE_NEWUSER) refuses a
+          multithreaded caller (EINVAL): PrivateUsers=yes fails with 217/USER, so the suksham units get
+          PrivateUsers=no here.
+        These drop-ins are the only changes to what site.yml installs, and only on this emulated host; the
+        x86 host (and a Pi) run the units as written. Seccomp-based settings (SystemCallFilter=,
+        MemoryDenyWriteExecute=, ...) are silently not applied under qemu-user (it refuses seccomp), and
+        qemu's code generator needs W+X memory anyway."""
         conf = self.root / "etc/systemd/system.conf.d"
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "qemu-cpu.conf").write_text(f"[Manager]\nDefaultEnvironment=QEMU_CPU={QEMU_CPU}\n")
@@ -140,9 +146,11 @@ class TestHost:
             if "LoadCredential=" in unit.read_text():
                 self._drop_in(unit.name, "[Service]\nLoadCredential=\n")
         copy = "/run/suksham-e2e-credentials"
+        self._drop_in("suksham-bench.service", "[Service]\nPrivateUsers=no\n")
         self._drop_in(
             "suksham-benaud.service",
             "[Service]\n"
+            "PrivateUsers=no\n"
             "LoadCredential=\n"
             f"Environment=CREDENTIALS_DIRECTORY={copy}\n"
             f"ExecStartPre=+/bin/sh -c 'install -d -m 0500 -o suksham {copy} && "
