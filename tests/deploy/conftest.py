@@ -334,6 +334,7 @@ def arm64_playbook(arm64_host, arm64_wheelhouse, arm64_dir):
         # Everything is 10-50x slower under qemu: the sha256 checks before a start, loading the model,
         # a prompt chunk (the watchdog's unit of progress), a reply.
         service_watchdog_sec=300,
+        service_request_timeout=600,
         service_timeout_start_sec=900,
         # MemoryMax counts qemu's own memory too (its translated code and its maps), not only the guest's.
         service_memory_headroom_mb=1024,
