@@ -15,7 +15,6 @@ import asyncio
 import functools
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from device.commentary.events import EventError
 from device.commentary.match import CONTEXT_KEYS
 from device.runtime.bundle import MANIFEST, MODELFILE_NAME, sha256_file
-from device.runtime.engine import Completion, DeadlineExceeded
+from device.runtime.engine import Completion
 from device.runtime.gguf_header import GGUFError, model_shape, read_metadata
 from device.runtime.http.api import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_STOP_CHARS, ApiError
-from device.runtime.http.state import Server
+from device.runtime.http.state import Server, StreamFailed
 from device.settings import RETRY_AFTER_S, version
 
 # The Ollama API level these routes follow; clients that compare versions see a recent Ollama.
@@ -407,56 +406,28 @@ def router(server: Server) -> APIRouter:
         kwargs = sampling(body, await model_card())
         if not stream:
             return await _complete(engine, prompt, kwargs, start, shape)
-        return _stream(engine, prompt, kwargs, start, shape)
+        return await _stream(engine, prompt, kwargs, start, shape)
 
     async def _complete(engine, prompt, kwargs, start, shape):
         comp: Completion = await server.run_job(lambda deadline: engine.chat(prompt, deadline=deadline, **kwargs))
         metrics.observe_completion(comp)
         return shape(comp.text, True, {"done_reason": comp.finish_reason, **completion_stats(comp, start)})
 
-    def _stream(engine, prompt, kwargs, start, shape):
-        loop = asyncio.get_running_loop()
-        pieces: asyncio.Queue = asyncio.Queue()
-        cancelled = threading.Event()
-
-        def produce(deadline):
-            for item in engine.stream(prompt, deadline=deadline, **kwargs):
-                if cancelled.is_set():
-                    break
-                loop.call_soon_threadsafe(pieces.put_nowait, item)
-            return True
-
-        fut = server.worker.submit(produce, time.monotonic() + settings.request_timeout)  # 503 before the stream
+    async def _stream(engine, prompt, kwargs, start, shape):
+        pieces = await server.open_stream(engine, prompt, kwargs)  # 400/503/504 before the stream's 200
 
         async def lines():
             try:
-                while True:
-                    getter = asyncio.ensure_future(pieces.get())
-                    done, _ = await asyncio.wait(
-                        {getter, asyncio.wrap_future(fut)},
-                        timeout=settings.request_timeout + 1,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-                    if getter not in done:
-                        getter.cancel()
-                        if fut.done() and pieces.empty():
-                            exc = fut.exception()
-                            timed_out = exc is None or isinstance(exc, DeadlineExceeded)
-                            yield _line({"error": "timed out" if timed_out else str(exc)})
-                            return
-                        if not done:
-                            yield _line({"error": "timed out"})
-                            return
-                        continue
-                    item = getter.result()
+                async for item in pieces:
                     if isinstance(item, Completion):
-                        metrics.observe_completion(item)
                         final = {"done_reason": item.finish_reason, **completion_stats(item, start)}
                         yield _line(shape("", True, final))
-                        return
-                    yield _line(shape(item, False, {}))
+                    else:
+                        yield _line(shape(item, False, {}))
+            except StreamFailed as exc:
+                yield _line({"error": str(exc)})
             finally:
-                cancelled.set()
+                await pieces.aclose()
 
         return StreamingResponse(lines(), media_type=NDJSON, headers={"Cache-Control": "no-cache"})
 

@@ -23,7 +23,7 @@ from fastapi import Request
 
 from device.commentary.delivery import clean_context, read_event
 from device.commentary.events import EventError
-from device.runtime.engine import DeadlineExceeded, Engine, EngineError, EngineSettings
+from device.runtime.engine import Completion, DeadlineExceeded, Engine, EngineError, EngineSettings
 from device.runtime.http.api import ApiError, Metrics, check_body, validation_message
 from device.runtime.http.worker import Worker
 from device.runtime.matchstore import (
@@ -50,6 +50,31 @@ log = logging.getLogger("suksham.server")
 _request: contextvars.ContextVar[Request | None] = contextvars.ContextVar("suksham_request", default=None)
 LOAD_BYTES_PER_S = 200e6  # a GGUF loads (mmap + first touch) at about this rate: Retry-After while loading
 LOOP_BEAT_S = 0.5  # the event loop stamps `loop_beat` this often; the watchdog reads it
+_STARTED = object()  # a stream's job checked its prompt and starts generating
+
+
+class Stream:
+    """The text pieces of a started stream (then its Completion), as `async for` reads them. `aclose()`
+    stops the job within a token, also when the stream was never read (a client gone before its first
+    piece)."""
+
+    def __init__(self, pieces, stop):
+        self._pieces, self._stop = pieces, stop
+
+    def __aiter__(self):
+        return self._pieces
+
+    async def aclose(self) -> None:
+        self._stop()
+        await self._pieces.aclose()
+
+
+class StreamFailed(Exception):
+    """A stream failed after its 200 was sent: the route writes `message` in its own format and ends."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -326,6 +351,70 @@ class Server:
             if gone is not None:
                 gone.cancel()
             self.metrics.queue_depth.set(self.worker.depth)
+
+    async def open_stream(self, engine: Engine, prompt: list[dict] | str, kwargs: dict):
+        """Start streaming `prompt` on the engine's worker (503 when the queue is full) and wait until its
+        job has checked that the prompt fits: bad input or a timeout raise ApiError here, before the
+        route sends its 200. Returns a Stream of text pieces that ends with the Completion (counted in
+        the metrics); a failure after that raises StreamFailed. The route calls its `aclose()` when it
+        ends, also for a client that went away: that stops the job within a token."""
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue = asyncio.Queue()
+        cancelled = threading.Event()
+        timeout = self.settings.request_timeout
+
+        def produce(deadline):
+            engine.check_prompt(prompt, kwargs["max_tokens"])
+            loop.call_soon_threadsafe(pieces.put_nowait, _STARTED)
+            for item in engine.stream(prompt, deadline=deadline, **kwargs):
+                if cancelled.is_set():
+                    break
+                loop.call_soon_threadsafe(pieces.put_nowait, item)
+            return True
+
+        fut = self.worker.submit(produce, time.monotonic() + timeout)
+
+        def stop():
+            cancelled.set()
+            fut.cancel()
+
+        getter = asyncio.ensure_future(pieces.get())
+        job = asyncio.wrap_future(fut)
+        done, _ = await asyncio.wait({getter, job}, timeout=timeout + 1, return_when="FIRST_COMPLETED")
+        job.add_done_callback(_retrieved)  # the stream reads its outcome, not this
+        if getter not in done or getter.result() is not _STARTED:
+            getter.cancel()
+            stop()
+            exc = fut.exception() if fut.done() and not fut.cancelled() else None
+            if exc is None or isinstance(exc, DeadlineExceeded):
+                raise ApiError(504, f"no reply within {timeout:g} s", "timeout", "timeout")
+            if isinstance(exc, EngineError):
+                raise ApiError(400, str(exc), "invalid_request_error", "engine_rejected")
+            raise exc
+        return Stream(self._pieces(fut, pieces), stop)
+
+    async def _pieces(self, fut, pieces: asyncio.Queue):
+        timeout = self.settings.request_timeout
+        while True:
+            getter = asyncio.ensure_future(pieces.get())
+            done, _ = await asyncio.wait(
+                {getter, asyncio.wrap_future(fut)}, timeout=timeout + 1, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter not in done:
+                getter.cancel()
+                if fut.done() and pieces.empty():
+                    exc = None if fut.cancelled() else fut.exception()
+                    if exc is None or isinstance(exc, DeadlineExceeded):
+                        raise StreamFailed("timed out", 504)
+                    raise StreamFailed(str(exc), 500)
+                if not done:
+                    raise StreamFailed("timed out", 504)
+                continue
+            item = getter.result()
+            yield item
+            if isinstance(item, Completion):
+                self.metrics.observe_completion(item)
+                return
 
 
 def _retrieved(future) -> None:

@@ -108,6 +108,26 @@ def test_a_longer_conversation_is_plain_chat_through_the_engine(client):
     assert whole.done_reason in ("stop", "length") and whole.eval_count <= 6
 
 
+@pytest.mark.parametrize("path", ["/api/chat", "/api/generate"])
+def test_a_stream_whose_prompt_does_not_fit_gets_400_as_its_status(server, path):
+    """As on /v1/chat/completions: the NDJSON stream checks its prompt before it sends its 200."""
+
+    def body(text):
+        common = {"model": "suksham-benaud", "stream": True, "options": {"num_predict": 4}}
+        if path == "/api/generate":
+            return {**common, "prompt": text, "raw": True}
+        turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hi"}]  # plain chat
+        return {**common, "messages": [*turns, {"role": "user", "content": text}]}
+
+    r = httpx.post(server.url + path, json=body("cricket " * 600), headers=AUTH, timeout=300)
+    assert r.status_code == 400, r.text
+    assert "exceeds the context" in r.json()["error"]
+    short = body("The sky is")
+    ok = httpx.post(server.url + path, json=short, headers=AUTH, timeout=300)
+    assert ok.status_code == 200, ok.text
+    assert json.loads(ok.text.splitlines()[-1])["done"] is True
+
+
 def test_generate_and_generate_streaming(client):
     reply = client.generate(model="suksham-benaud", prompt="Cummins to Root, OUT, lbw", stream=False)
     assert isinstance(reply, ollama.GenerateResponse)

@@ -165,6 +165,36 @@ def test_a_disconnected_clients_queued_chat_never_reaches_the_engine(server, eng
     assert engine.progress_at == before, "the engine evaluated the prompt of a request whose client had gone"
 
 
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/chat"])
+def test_a_stream_dropped_midway_stops_its_job_within_a_token(server, engine, path):
+    """The shared stream helper (Server.open_stream) behind both streaming routes: a client that reads
+    a few pieces and hangs up leaves the engine idle long before the whole reply would have taken."""
+    worker = server.app.state.server.worker
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Tell me the whole history of Test cricket in detail."},
+    ]
+    whole = _post(server, "/v1/chat/completions", {"messages": messages, "temperature": 0, "max_tokens": 64})
+    assert whole.json()["usage"]["completion_tokens"] == 64, whole.text  # the reply runs to the cap
+    t0 = time.monotonic()
+    _post(server, "/v1/chat/completions", {"messages": messages, "temperature": 0, "max_tokens": 64})
+    full = time.monotonic() - t0  # cached prompt: about the time of 64 tokens
+
+    body = {"messages": messages, "stream": True, "temperature": 0, "max_tokens": 64}
+    if path == "/api/chat":
+        body = {"model": "suksham-benaud", "messages": messages, "options": {"num_predict": 64, "temperature": 0}}
+    with http.stream("POST", server.url + path, json=body, headers=AUTH) as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        got = [next(lines) for _ in range(4)]  # the stream is under way
+        gone = time.monotonic()
+    assert all(got)
+    while worker.depth and time.monotonic() - gone < full:
+        time.sleep(0.01)
+    stopped = time.monotonic() - gone
+    assert worker.depth == 0 and stopped < full / 3, f"freed after {stopped:.2f} s; the whole reply takes {full:.2f} s"
+
+
 def test_a_past_deadline_or_a_cancel_stops_before_the_prompt_is_evaluated(engine):
     messages = [{"role": "user", "content": "A long prompt about the Ashes. " * 30}]
     before = engine.progress_at
