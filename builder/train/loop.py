@@ -40,6 +40,7 @@ from builder.train.packing import Example, check_masks, collate, label_tokens, p
 from device.util import atomic_write_json, atomic_write_text
 
 RESULT = "train_result.json"
+NOT_DECIDING = frozenset({"threads"})  # speed only: a resumed run may use another thread count
 LOG = "train_log.jsonl"
 
 
@@ -187,14 +188,20 @@ def lr_factor(step: int, tc: TrainConfig) -> float:
 
 
 def fingerprint(cfg: BuildConfig, data_dir: Path, base_dir: Path) -> str:
-    """Hash of what decides the result: train config, data files and base, to refuse a stale resume."""
-    h = hashlib.sha256(json.dumps(asdict(cfg.train), sort_keys=True).encode())
+    """Hash of what decides the result: train config, data files and base, to refuse a stale resume.
+    The thread count is left out: a run started on 2 threads may go on with 1 when the CPU gets busy."""
+    h = hashlib.sha256(json.dumps(_deciding(cfg.train), sort_keys=True).encode())
     for name in ("train.jsonl", "val.jsonl"):
         p = data_dir / name
         h.update(p.read_bytes() if p.is_file() else b"-")
     info = base_dir / "base_info.json"
     h.update(info.read_bytes() if info.is_file() else str(base_dir.resolve()).encode())
     return h.hexdigest()[:16]
+
+
+def _deciding(section) -> dict:
+    """A train config as a dict without the settings that only change speed."""
+    return {k: v for k, v in asdict(section).items() if k not in NOT_DECIDING}
 
 
 # ---------------------------------------------------------------- loop helpers
