@@ -16,6 +16,7 @@ being assembled; it writes eval.json there, and the model card takes `model_card
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from builder.eval import cache
 from builder.eval.events import EvalEvent, heldout_sha256, load_heldout, load_test_split, reader_accuracy
 from builder.eval.gate import SAMPLED
 from builder.eval.metrics import aggregate, agreement, score_reply
@@ -90,7 +92,11 @@ def run_models(events: list[EvalEvent], repliers: dict, label: str = "eval") -> 
             out.append(text)
             cut.append(was_cut)
         replies[name], truncated[name], seconds[name] = out, cut, time.perf_counter() - start
-        print(f"  {label}: {name} answered {len(events)} events in {seconds[name]:.1f} s", file=sys.stderr)
+        cached = ""
+        if isinstance(replier, cache.CachedReplier):
+            replier.save()
+            cached = f" ({replier.hits} from the cache, {replier.misses} asked)"
+        print(f"  {label}: {name} answered {len(events)} events in {seconds[name]:.1f} s{cached}", file=sys.stderr)
     return replies, truncated, seconds
 
 
@@ -298,16 +304,19 @@ def _base_path(cfg, base):
 
 
 def _base_repliers(base_path: Path | None, pool, max_new: int, threads) -> dict:
-    from builder.eval.models import GGUFReplier, HFReplier
+    from builder.eval.models import GGUFReplier, HFReplier, messages_for
 
     if base_path is None:
         return {}
     if base_path.suffix == ".gguf":
-        return {
-            "base-zero-shot": GGUFReplier(pool, base_path, "zero", max_new),
-            FEW_SHOT_BASE: GGUFReplier(pool, base_path, "few", max_new),
-            FEW_SHOT_READER: GGUFReplier(pool, base_path, "few-reader", max_new),
-        }
+        modes = {"base-zero-shot": "zero", FEW_SHOT_BASE: "few", FEW_SHOT_READER: "few-reader"}
+        repliers = {name: GGUFReplier(pool, base_path, mode, max_new) for name, mode in modes.items()}
+        if cache.enabled():  # the same base, prompts and decoding every build: asked once per machine
+            repliers = {
+                name: cache.CachedReplier(r, functools.partial(messages_for, mode=r.mode), pool.threads)
+                for name, r in repliers.items()
+            }
+        return repliers
     hf = HFReplier(base_path, mode="zero", max_new_tokens=max_new, threads=threads)
     return {"base-zero-shot": hf, FEW_SHOT_BASE: hf.with_mode("few"), FEW_SHOT_READER: hf.with_mode("few-reader")}
 
