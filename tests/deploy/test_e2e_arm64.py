@@ -48,6 +48,9 @@ def converged(arm64_playbook, arm64_bundle, arm64_host):
     run = arm64_playbook(bundle_src=arm64_bundle)
     print(f"arm64 converge: rc {run.returncode} in {(time.monotonic() - start) / 60:.1f} min ({elapsed()} so far)")
     assert run.returncode == 0, run.output[-8000:]
+    print(f"arm64 converge recap: {run.recap()[GUEST_ADDR]}")
+    slowest = run.output.split("TASKS RECAP", 1)[-1].splitlines()[3:11]
+    print("arm64 converge, slowest tasks:\n" + "\n".join(slowest))
     return run
 
 
