@@ -78,7 +78,7 @@ def main():
 @click.option(
     "--quant",
     default=None,
-    help="Serve this one of the bundle's quants (manifest `quants`, e.g. Q4_0); default: the budget's, else the first.",
+    help="Serve this one of the bundle's quants (manifest `quants`, e.g. Q8_0); default: the budget's, else the first.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -330,7 +330,7 @@ def replay(match_file, url, bundle, speed, start, out, api_key_file, match_id, t
 @click.argument("event")
 @click.option("--bundle", type=existing_dir, default=None, help="Bundle folder (default: the embedded base GGUF).")
 @click.option("--model", type=existing_file, default=None, help="Any GGUF instead of a bundle (unverified).")
-@click.option("--quant", default=None, help="One of the bundle's quants (manifest `quants`, e.g. Q4_0).")
+@click.option("--quant", default=None, help="One of the bundle's quants (manifest `quants`, e.g. Q8_0).")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="llama.cpp threads.")
 def comment(event, bundle, model, quant, threads):
     """One line of commentary on EVENT, printed to the terminal (empty line = silence)."""
