@@ -169,3 +169,16 @@ def test_suksham_serve_names_the_available_quants_when_the_asked_one_is_absent(r
 def test_quant_without_a_bundle_is_a_usage_error(smollm2_gguf):
     result = CliRunner().invoke(cli, ["comment", "--model", str(smollm2_gguf), "--quant", "Q4_0", "Four"])
     assert result.exit_code == 1 and "give --bundle too" in result.output
+
+
+def test_suksham_check_checks_the_budgets_quant(real_bundle, tmp_path_factory):
+    """A budget too small for any model: the preflight decides without loading, on the quant it picked."""
+    from device.measure.budget import run_check
+
+    budget = tmp_path_factory.mktemp("budget") / "tiny.toml"
+    budget.write_text(KEYS.replace("max_rss_mb = 1024", "max_rss_mb = 1") + 'quant = "Q4_0"\n')
+    report = run_check(bundle=real_bundle, budget=budget)
+    assert report.get("quant") == "Q4_0" and report["exit_code"] == 1, report.get("error")
+    assert report["preflight"]["model_path"].endswith("benaud-q4_0.gguf")
+    report = run_check(bundle=real_bundle, budget=budget, quant="Q5_1")
+    assert report["exit_code"] == 2 and "has no Q5_1 quant" in report["error"]
