@@ -144,11 +144,13 @@ def evaluate_replies(
     seed: int = 0,
     variety: dict | None = None,
     optional_quants: list[str] | None = None,
+    quantization: dict | None = None,
 ) -> tuple[dict, dict[str, list[dict]]]:
     """Score replies that are already made ({model: replies aligned with events}) and gate them.
 
     Returns (report, {model: scored rows}). `extra` adds fields per model (seconds, loss, path).
     `optional_quants`: models ("q4_0", ...) the bundle ships beside the served one, gated as it is.
+    `quantization`: {"q4_k_m vs F16": {"kl_mean": ...}, ...}, which the gate's KL threshold reads.
     """
     truncated = truncated or {}
     rows_by_model = {name: score_rows(events, r, truncated.get(name)) for name, r in replies.items()}
@@ -178,6 +180,8 @@ def evaluate_replies(
         report["variety"] = variety
     if optional_quants:
         report["optional_quants"] = [q.lower() for q in optional_quants]
+    if quantization is not None:
+        report["quantization"] = quantization
     thresholds = _thresholds(cfg)
     report["thresholds"] = dict(vars(thresholds))
     report["gate"] = gate(report, thresholds)
@@ -401,6 +405,14 @@ def evaluate_models(
         variety = None
         if getattr(ecfg, "variety", False):  # issue 15: the served sampling, whole matches, sampled Q4 vs F16
             variety = _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label)
+        quantization = None
+        if f16_gguf is not None and ecfg.kl_events > 0:  # before the gate, whose KL threshold reads it
+            forced = [e for e in events if e.reference] or events
+            f16 = pool.get(f16_gguf)
+            quantization = {
+                f"{q} vs F16": quant_divergence(f16, pool.get(p), forced, ecfg.kl_events)
+                for q, p in [(SERVED, gguf), *sorted((extra_ggufs or {}).items())]
+            }
         report, rows = evaluate_replies(
             events,
             replies,
@@ -411,14 +423,8 @@ def evaluate_models(
             seed=ecfg.seed,
             variety=variety,
             optional_quants=optional,
+            quantization=quantization,
         )
-        if f16_gguf is not None and ecfg.kl_events > 0:
-            forced = [e for e in events if e.reference] or events
-            f16 = pool.get(f16_gguf)
-            report["quantization"] = {
-                f"{q} vs F16": quant_divergence(f16, pool.get(p), forced, ecfg.kl_events)
-                for q, p in [(SERVED, gguf), *sorted((extra_ggufs or {}).items())]
-            }
         report["reader_accuracy"] = reader_accuracy([e for e in events if e.set == "handwritten"])
         return report, rows
     finally:

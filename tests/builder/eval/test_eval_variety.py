@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -147,3 +148,22 @@ def test_the_colour_config_serves_sampling_and_the_default_stays_greedy():
     default = load_config("builder/configs/benaud-smollm2-135m.yaml")
     assert variety.serving_fields(default) == {}
     assert variety.served_sampling(default).temperature == 0.0
+
+
+def test_the_kl_measured_in_the_eval_reaches_the_gate():
+    """evaluate_replies takes the Q4-vs-F16 divergence before it gates: the KL threshold is judged,
+    not skipped as unmeasured (it was, when the KL was added to the report after the gate)."""
+    from builder.config import load_config
+    from builder.eval.events import load_heldout
+    from builder.eval.run import evaluate_replies
+
+    cfg = load_config(Path("builder/configs/benaud-smollm2-135m-colour.yaml"))
+    events = load_heldout()[:4]
+    replies = {SERVED: ["Lovely shot."] * len(events)}
+    metric = f"{SERVED} vs F16 KL, nats per reply token"
+    for kl, passed in ((0.01, True), (0.2, False)):
+        quant = {f"{SERVED} vs F16": {"kl_mean": kl, "tokens": 40}}
+        report, _ = evaluate_replies(events, replies, cfg, quantization=quant)
+        check = next(c for c in report["gate"]["checks"] if c["metric"] == metric)
+        assert check["passed"] is passed and check["value"] == kl
+        assert report["quantization"] == quant
