@@ -25,6 +25,16 @@ from typing import Any
 
 import yaml
 
+# Settings that change how fast a stage runs, never what it makes: left out of the fingerprints that
+# decide whether a stage or a training run is reused, so a run may resume with another thread count.
+SPEED_ONLY = frozenset({"threads"})
+
+
+def deciding(section) -> dict:
+    """A config section as a dict, without its SPEED_ONLY settings."""
+    return {k: v for k, v in dataclasses.asdict(section).items() if k not in SPEED_ONLY}
+
+
 DTYPES_16 = ("float16", "bfloat16")
 BASE_SOURCES = ("package", "gguf", "local", "hub")
 PACKAGED_GGUFS = ("smollm2-135m-instruct",)  # names device.runtime.models can locate without a network

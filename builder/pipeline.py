@@ -35,6 +35,7 @@ from builder.bundle import (
     versions,
     write_model_card,
 )
+from builder.config import deciding
 from device.errors import UserError
 from device.runtime.bundle import GGUF_NAME, MODELFILE_NAME
 from device.util import atomic_write_json
@@ -95,7 +96,8 @@ class Build:
             return None
 
     def fingerprint(self, stage: str) -> str:
-        inputs = {"stage": stage, "config": {s: asdict(getattr(self.cfg, s)) for s in SECTIONS[stage]}, "upstream": {}}
+        config = {s: deciding(getattr(self.cfg, s)) for s in SECTIONS[stage]}  # thread counts left out
+        inputs = {"stage": stage, "config": config, "upstream": {}}
         for up in UPSTREAM[stage]:
             mark = self.marker(up)
             if mark is None:

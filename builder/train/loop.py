@@ -35,12 +35,11 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from builder.config import BuildConfig, TrainConfig
+from builder.config import BuildConfig, TrainConfig, deciding
 from builder.train.packing import Example, check_masks, collate, label_tokens, pack, read_jsonl, tokenize_example
 from device.util import atomic_write_json, atomic_write_text
 
 RESULT = "train_result.json"
-NOT_DECIDING = frozenset({"threads"})  # speed only: a resumed run may use another thread count
 LOG = "train_log.jsonl"
 
 
@@ -190,18 +189,13 @@ def lr_factor(step: int, tc: TrainConfig) -> float:
 def fingerprint(cfg: BuildConfig, data_dir: Path, base_dir: Path) -> str:
     """Hash of what decides the result: train config, data files and base, to refuse a stale resume.
     The thread count is left out: a run started on 2 threads may go on with 1 when the CPU gets busy."""
-    h = hashlib.sha256(json.dumps(_deciding(cfg.train), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(deciding(cfg.train), sort_keys=True).encode())
     for name in ("train.jsonl", "val.jsonl"):
         p = data_dir / name
         h.update(p.read_bytes() if p.is_file() else b"-")
     info = base_dir / "base_info.json"
     h.update(info.read_bytes() if info.is_file() else str(base_dir.resolve()).encode())
     return h.hexdigest()[:16]
-
-
-def _deciding(section) -> dict:
-    """A train config as a dict without the settings that only change speed."""
-    return {k: v for k, v in asdict(section).items() if k not in NOT_DECIDING}
 
 
 # ---------------------------------------------------------------- loop helpers

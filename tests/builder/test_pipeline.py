@@ -121,6 +121,21 @@ def test_resume_skips_finished_stages(built):
 
 
 @pytest.mark.slow
+def test_another_thread_count_still_reuses_every_stage(built):
+    """Threads change speed, not results: a build resumed on a busier machine with 1 thread reuses it all.
+    (Nothing runs when it holds: 3 threads on 2 cores would only be slower.)"""
+    one = yaml.safe_load(built["cfg"].read_text())
+    assert (one["train"].get("threads"), one["eval"].get("threads")) != (3, 3)
+    one["train"]["threads"] = one["eval"]["threads"] = 3
+    cfg = built["tmp"] / "three-threads.yaml"
+    cfg.write_text(yaml.safe_dump(one))
+    result = CliRunner().invoke(cli, ["build", "--config", str(cfg), "--out", str(built["out"])])
+    assert result.exit_code == 0, result.output
+    for stage in ("data", "base", "train", "merge", "export", "eval"):
+        assert f"{stage}: up to date, skipped" in result.output
+
+
+@pytest.mark.slow
 def test_failed_gate_and_interrupted_build_keep_the_previous_bundle(built, monkeypatch):
     out = built["out"]
     before = (out / MANIFEST).read_bytes()
