@@ -194,7 +194,9 @@ class ModelCard:
     def details(self) -> dict:
         meta = self.metadata
         family = str(meta.get("general.architecture", ""))
-        quant = (self.manifest or {}).get("quant_type") or FILE_TYPES.get(meta.get("general.file_type"), "unknown")
+        manifest = self.manifest or {}
+        quant = _served_quant(manifest, self.path.name) or manifest.get("quant_type")
+        quant = quant or FILE_TYPES.get(meta.get("general.file_type"), "unknown")
         return {
             "parent_model": "",
             "format": "gguf",
@@ -234,8 +236,19 @@ def _bundle_manifest(gguf: Path) -> dict | None:
         manifest = json.loads((gguf.parent / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if isinstance(manifest, dict) and manifest.get("gguf") == gguf.name and isinstance(manifest.get("files"), dict):
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        return None
+    if manifest.get("gguf") == gguf.name or _served_quant(manifest, gguf.name):  # the default, or --quant's file
         return manifest
+    return None
+
+
+def _served_quant(manifest: dict, file: str) -> str | None:
+    """The name of the manifest's quant (issue 19) whose file is `file`."""
+    quants = manifest.get("quants")
+    for name, entry in quants.items() if isinstance(quants, dict) else ():
+        if isinstance(entry, dict) and entry.get("file") == file:
+            return name
     return None
 
 

@@ -182,3 +182,19 @@ def test_suksham_check_checks_the_budgets_quant(real_bundle, tmp_path_factory):
     assert report["preflight"]["model_path"].endswith("benaud-q4_0.gguf")
     report = run_check(bundle=real_bundle, budget=budget, quant="Q5_1")
     assert report["exit_code"] == 2 and "has no Q5_1 quant" in report["error"]
+
+
+def test_ollamas_card_of_an_optional_quant_keeps_the_bundles_modelfile_and_names_its_quant(real_bundle):
+    """Serving `--quant Q4_0`: /api/show and /api/tags describe Q4_0, and the Modelfile's sampling still
+    applies (the card read the bundle as a bare GGUF, with Ollama's defaults, before)."""
+    import shutil
+    from pathlib import Path
+
+    from device.runtime.bundle import MODELFILE_NAME
+    from device.runtime.http.ollama import ModelCard
+
+    repo = Path(__file__).resolve().parents[3]
+    shutil.copyfile(repo / MODELFILE_NAME, real_bundle / MODELFILE_NAME)
+    card = ModelCard.load("suksham-benaud", real_bundle / Q4_0)
+    assert card.manifest is not None and card.details()["quantization_level"] == "Q4_0"  # the file is Q4_1 inside
+    assert card.parameters.get("temperature") and card.sampling_defaults()["stop"]  # the Modelfile's own
