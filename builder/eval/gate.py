@@ -56,50 +56,9 @@ def gate(report: dict, t) -> dict:
                 "skipped": None,
             }
         )
-    allm, hand = served.get("all", {}), served.get("handwritten", {})
-    check(f"{subject} share of replies <= 5 words", allm.get("within_words"), ">=", t.max_words_share)
-    check(f"{subject} exclamation rate", allm.get("exclamation_rate"), "<=", t.exclamation_rate)
-    check(f"{subject} contradiction rate", allm.get("contradiction_rate"), "<=", t.contradiction_rate)
-    check(f"{subject} fit rate on the hand-written set", hand.get("fit_rate"), ">=", t.handwritten_fit)
-    enough = (allm.get("n_spoken") or 0) >= MIN_SPOKEN_FOR_DISTINCT
-    check(
-        f"{subject} distinct share of spoken replies",
-        allm.get("distinct_share") if enough else None,
-        ">=",
-        t.min_distinct_share,
-        f"fewer than {MIN_SPOKEN_FOR_DISTINCT} spoken replies",
-    )
-    check(
-        f"{SERVED} share of replies the guard replaces",
-        models.get(SERVED, {}).get("guarded_share"),
-        "<=",
-        t.max_guarded_share,
-        "the guard share was not measured",
-    )
+    _reply_checks(subject, served, SERVED, models.get(SERVED, {}).get("guarded_share"), t, check)
     model_all = models.get(SERVED, {}).get("metrics", {}).get("all", {})
-    ours = model_all.get("composite")
-    kind = getattr(t, "composite_margin_kind", "absolute")
-    for base_name, label, threshold, gap in (
-        (FEW_SHOT_BASE, "few-shot base", t.composite_margin_over_fewshot, kind == "gap"),
-        (FEW_SHOT_READER, "reader-helped few-shot base", getattr(t, "composite_gap_over_reader_base", None), True),
-    ):
-        if threshold is None or (base_name == FEW_SHOT_READER and base_name not in models):
-            continue  # an eval.json from before the reader-helped base was compared
-        theirs = models.get(base_name, {}).get("metrics", {}).get("all", {}).get("composite")
-        margin = None
-        if ours is not None and theirs is not None:
-            if gap:  # share of what the prompted base leaves to gain
-                margin = (ours - theirs) / (1 - theirs) if theirs < 1 else None
-            else:
-                margin = ours - theirs
-        what = f"share of the {label}'s composite gap closed" if gap else f"composite minus {label} composite"
-        check(
-            f"{SERVED} {what}",
-            margin,
-            ">=",
-            threshold,
-            f"no {label} was evaluated" if theirs is None else f"the {label} is already perfect",
-        )
+    _margin_checks(SERVED, model_all.get("composite"), models, t, check)
     _issue15_checks(report, t, check)
     if getattr(t, "q4_agreement_kind", "exact") == "sampled":
         pass  # judged by q4_sampled_rate_gap and q4_max_kl (exact greedy agreement rewards a peaked distribution)
@@ -178,6 +137,18 @@ def _optional_quant_checks(models: dict, name: str, t, check, checks: list) -> N
         missing = {"metric": f"{name} replies", "value": None, "op": "exists", "threshold": None, "passed": False}
         checks.append({**missing, "skipped": None})
         return
+    _reply_checks(subject, served, name, model.get("guarded_share"), t, check)
+    _margin_checks(name, model.get("metrics", {}).get("all", {}).get("composite"), models, t, check)
+    if getattr(t, "q4_agreement_kind", "exact") == "tie-aware" and model.get("agreement_tie_aware") is not None:
+        agree, what = model.get("agreement_tie_aware"), "agreement with the 16-bit model (tie-aware)"
+    else:
+        agree, what = model.get("agreement_with_16bit"), "greedy agreement with the 16-bit model"
+    check(f"{name} {what}", agree, ">=", t.q4_agreement, "no 16-bit model was available")
+
+
+def _reply_checks(subject: str, served: dict, name: str, guarded_share, t, check) -> None:
+    """What /v1/commentary returns (`served`: the metrics of `subject`, the replies after the guard) and how
+    often the guard replaced model `name`'s reply."""
     allm, hand = served.get("all", {}), served.get("handwritten", {})
     check(f"{subject} share of replies <= 5 words", allm.get("within_words"), ">=", t.max_words_share)
     check(f"{subject} exclamation rate", allm.get("exclamation_rate"), "<=", t.exclamation_rate)
@@ -193,27 +164,34 @@ def _optional_quant_checks(models: dict, name: str, t, check, checks: list) -> N
     )
     check(
         f"{name} share of replies the guard replaces",
-        model.get("guarded_share"),
+        guarded_share,
         "<=",
         t.max_guarded_share,
         "the guard share was not measured",
     )
-    ours = model.get("metrics", {}).get("all", {}).get("composite")
+
+
+def _margin_checks(name: str, ours, models: dict, t, check) -> None:
+    """Model `name`'s composite (`ours`, before the guard) against the prompted base models."""
     kind = getattr(t, "composite_margin_kind", "absolute")
     for base_name, label, threshold, gap in (
         (FEW_SHOT_BASE, "few-shot base", t.composite_margin_over_fewshot, kind == "gap"),
         (FEW_SHOT_READER, "reader-helped few-shot base", getattr(t, "composite_gap_over_reader_base", None), True),
     ):
         if threshold is None or (base_name == FEW_SHOT_READER and base_name not in models):
-            continue
+            continue  # an eval.json from before the reader-helped base was compared
         theirs = models.get(base_name, {}).get("metrics", {}).get("all", {}).get("composite")
         margin = None
         if ours is not None and theirs is not None:
-            margin = ((ours - theirs) / (1 - theirs) if theirs < 1 else None) if gap else ours - theirs
+            if gap:  # share of what the prompted base leaves to gain
+                margin = (ours - theirs) / (1 - theirs) if theirs < 1 else None
+            else:
+                margin = ours - theirs
         what = f"share of the {label}'s composite gap closed" if gap else f"composite minus {label} composite"
-        check(f"{name} {what}", margin, ">=", threshold, f"no {label} was evaluated")
-    if getattr(t, "q4_agreement_kind", "exact") == "tie-aware" and model.get("agreement_tie_aware") is not None:
-        agree, what = model.get("agreement_tie_aware"), "agreement with the 16-bit model (tie-aware)"
-    else:
-        agree, what = model.get("agreement_with_16bit"), "greedy agreement with the 16-bit model"
-    check(f"{name} {what}", agree, ">=", t.q4_agreement, "no 16-bit model was available")
+        check(
+            f"{name} {what}",
+            margin,
+            ">=",
+            threshold,
+            f"no {label} was evaluated" if theirs is None else f"the {label} is already perfect",
+        )
