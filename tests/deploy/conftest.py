@@ -63,6 +63,14 @@ class PlayResult:
         return names
 
 
+def _scratch(prefix: str):
+    """A folder under the e2e cache for this pytest process, removed after the session."""
+    folder = CACHE / f"{prefix}-{os.getpid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def e2e_ready():
     why = missing_requirements()
@@ -75,10 +83,7 @@ def e2e_ready():
 @pytest.fixture(scope="session")
 def e2e_dir(e2e_ready) -> Path:
     """This run's scratch folder under the e2e cache (not /tmp: pytest there prunes folders other runs use)."""
-    folder = CACHE / f"run-{os.getpid()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from _scratch("run")
 
 
 @pytest.fixture(scope="session")
@@ -270,10 +275,7 @@ def arm64_ready():
 
 @pytest.fixture(scope="session")
 def arm64_dir(arm64_ready) -> Path:
-    folder = CACHE / f"run-arm64-{os.getpid()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from _scratch("run-arm64")
 
 
 @pytest.fixture(scope="session")
