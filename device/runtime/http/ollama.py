@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from device.commentary.events import EventError
 from device.commentary.match import CONTEXT_KEYS
-from device.runtime.bundle import MANIFEST, MODELFILE_NAME, sha256_file
+from device.runtime.bundle import MANIFEST, MODELFILE_NAME, bundle_quants, sha256_file
 from device.runtime.engine import Completion
 from device.runtime.gguf_header import GGUFError, model_shape, read_metadata
 from device.runtime.http.api import MAX_MESSAGE_CHARS, MAX_MESSAGES, MAX_STOP_CHARS, ApiError
@@ -194,8 +194,7 @@ class ModelCard:
     def details(self) -> dict:
         meta = self.metadata
         family = str(meta.get("general.architecture", ""))
-        manifest = self.manifest or {}
-        quant = _served_quant(manifest, self.path.name) or manifest.get("quant_type")
+        quant = _served_quant(self.manifest, self.path.name) if self.manifest else None
         quant = quant or FILE_TYPES.get(meta.get("general.file_type"), "unknown")
         return {
             "parent_model": "",
@@ -238,18 +237,16 @@ def _bundle_manifest(gguf: Path) -> dict | None:
         return None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         return None
-    if manifest.get("gguf") == gguf.name or _served_quant(manifest, gguf.name):  # the default, or --quant's file
-        return manifest
-    return None
+    return manifest if _served_quant(manifest, gguf.name) else None  # the default, or --quant's file
 
 
 def _served_quant(manifest: dict, file: str) -> str | None:
-    """The name of the manifest's quant (issue 19) whose file is `file`."""
-    quants = manifest.get("quants")
-    for name, entry in quants.items() if isinstance(quants, dict) else ():
-        if isinstance(entry, dict) and entry.get("file") == file:
-            return name
-    return None
+    """The bundle's name for the quant in `file` (the default or one of its `quants`), else None."""
+    try:
+        quants = bundle_quants(manifest)
+    except (AttributeError, KeyError, TypeError):  # a malformed quants table: no file is the bundle's
+        return None
+    return next((quant for quant, name in quants.items() if name == file), None)
 
 
 _MULTI = re.compile(r'"""(.*?)"""', re.S)
