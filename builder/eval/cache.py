@@ -22,6 +22,7 @@ import json
 import os
 from pathlib import Path
 
+from device.runtime.bundle import sha256_file
 from device.util import atomic_write_json
 
 CACHE_VERSION = 1
@@ -42,11 +43,7 @@ def file_sha256(path: Path) -> str:
     st = path.stat()
     memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if memo not in _SHA_MEMO:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_MEMO[memo] = h.hexdigest()
+        _SHA_MEMO[memo] = sha256_file(path)
     return _SHA_MEMO[memo]
 
 
