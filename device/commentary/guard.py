@@ -36,6 +36,35 @@ SAFE_WICKET_LINES = {
     "retired not out": "Retired.",
 }
 SAFE_WICKET_DEFAULT = "That's out."
+# Plain alternates, in order, for a match whose memory heard the plain line lately (issue 15: the same line
+# is not said twice within the memory, the fallback included). Each must pass the checks for its class, as the
+# plain line does (tests/device/runtime/test_service.py); a class left without an unheard one goes silent,
+# a wicket says its plain line again.
+SPARE_LINES = {
+    "four": ["Boundary.", "To the rope.", "Into the fence."],
+    "six": ["Over the rope.", "Gone for six.", "Maximum."],
+    "dropped": ["Dropped.", "A chance goes down."],
+    "wide": ["Called wide.", "Too wide.", "Another wide."],
+    "noball": ["Overstepped.", "A no ball, that."],
+    "byes": ["Past the keeper.", "Byes, that."],
+    "legbyes": ["Off the pad.", "Off the body."],
+}
+SPARE_WICKET_LINES = {
+    "bowled": ["Bowled.", "Through the gate, bowled.", "Stumps broken."],
+    "lbw": ["Leg before.", "Given, leg before.", "Trapped in front."],
+    "caught": ["Taken.", "Held.", "Caught, and gone."],
+    "caught and bowled": ["Taken by the bowler.", "Caught and bowled, that."],
+    "stumped": ["Stumped him.", "Beaten, and stumped."],
+    "run out": ["Short of the crease.", "Run out, that."],
+    "retired hurt": [],
+    "retired not out": [],
+}
+SPARE_WICKET_DEFAULT = ["Gone.", "He's out."]
+
+
+def line_key(text: str) -> str:
+    """What counts as the same line: case, spacing and end punctuation aside."""
+    return " ".join(text.lower().split()).rstrip(".?,;: ")
 
 
 def clean_reply(raw: str) -> str:
@@ -73,10 +102,30 @@ def guard(raw: str, event: Canonical, event_text: str | None = None) -> tuple[st
     return fallback_line(event, event_text), problems
 
 
-def fallback_line(event: Canonical, event_text: str | None = None) -> str:
-    """The plain line sent when the model's replies cannot be used."""
+def spare_lines(event: Canonical) -> list[str]:
+    """The plain alternates for the event's class, after its plain line."""
+    if event.outcome == "wicket":
+        return SPARE_WICKET_LINES.get(event.dismissal or "", SPARE_WICKET_DEFAULT)
+    if event.milestone or event.day_start:
+        return []
+    return SPARE_LINES.get(event.outcome, [])
+
+
+def fallback_line(
+    event: Canonical, event_text: str | None = None, recent: frozenset[str] | set[str] = frozenset()
+) -> str:
+    """The plain line sent when the model's replies cannot be used.
+
+    `recent`: `line_key`s of the match's last spoken lines. The plain line comes first, then its alternates,
+    skipping those heard; a class with none unheard goes silent (a wicket repeats its plain line instead).
+    """
     fallback = safe_line(event)
     # The fallback must itself pass; silence is the last resort for anything but a wicket.
     if problems_with(fallback, event, event_text):
         fallback = SAFE_WICKET_DEFAULT if event.outcome == "wicket" else ""
-    return fallback
+    if not fallback or line_key(fallback) not in recent:
+        return fallback
+    for line in spare_lines(event):
+        if line_key(line) not in recent and not problems_with(line, event, event_text):
+            return line
+    return fallback if event.outcome == "wicket" else ""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from device.commentary.delivery import clean_context, read_event
 from device.commentary.events import Canonical, EventError
-from device.commentary.guard import clean_reply, fallback_line, problems_with
+from device.commentary.guard import clean_reply, fallback_line, line_key, problems_with
 from device.commentary.render import ALL_KEYS, LEGACY_KEYS, build_messages
 from device.runtime.engine import COMMENTARY_MAX_TOKENS, Completion, Engine, EngineSettings
 
@@ -94,11 +94,6 @@ def draw_seed(seed: int, draw: int) -> int:
         return seed & 0xFFFFFFFF
     digest = hashlib.sha256(f"suksham/{seed}/{draw}".encode()).digest()
     return int.from_bytes(digest[:4], "little")
-
-
-def line_key(text: str) -> str:
-    """What counts as the same line: case, spacing and end punctuation aside."""
-    return " ".join(text.lower().split()).rstrip(".?,;: ")
 
 
 class MatchMemory:
@@ -233,7 +228,7 @@ class Commentator:
                 break
         guarded = reply is None
         if guarded:
-            reply = fallback_line(event, event_text=text)
+            reply = fallback_line(event, event_text=text, recent=recent)
         self.memory.remember(match_id, reply)
         return Commentary(
             text=reply,

@@ -254,6 +254,51 @@ def test_kill_stop_is_followed_by_a_watchdog_restart(converged, testhost):
     wait_healthy()
 
 
+def _chat(host, max_tokens: int, timeout: float = 60) -> tuple[httpx.Response, float]:
+    body = {
+        "messages": [{"role": "user", "content": "Write a very long story about a cricket match, ball by ball."}],
+        "max_tokens": max_tokens,
+        "temperature": 0.8,
+        "seed": 7,
+    }
+    start = time.monotonic()
+    reply = httpx.post(
+        f"{URL}/v1/chat/completions",
+        json=body,
+        timeout=timeout,
+        headers={"Authorization": f"Bearer {api_key(host)}"},
+    )
+    return reply, time.monotonic() - start
+
+
+def test_one_job_longer_than_watchdog_sec_does_not_get_the_service_killed(converged, testhost):
+    """Issue 17, finding 1, under the real unit: the old probe waited WatchdogSec/4 for the engine's lock, so
+    one job of 0.75 x WatchdogSec was always fatal. Here the unit's own cgroup is throttled (CPUQuota, the
+    kernel's CPU controller, nothing mocked) until one chat reply takes longer than WatchdogSec=15, and the
+    same process must answer it and stay up; kill -STOP above shows the watchdog still fires when it should."""
+    wait_healthy()
+    pid, before = testhost.main_pid(), restarts(testhost)
+    kills = testhost.ssh("journalctl -u suksham-benaud --no-pager").stdout.count("Watchdog timeout")
+    probe, seconds = _chat(testhost, 48)
+    assert probe.status_code == 200, probe.text
+    rate = probe.json()["usage"]["completion_tokens"] / seconds  # tokens/s of this host at full speed
+    # Aim at ~22 s for 256 tokens: past WatchdogSec (15 s), inside the request timeout (30 s).
+    quota = max(1, min(100, round(100 * 256 / (rate * 22))))
+    testhost.ssh(f"systemctl set-property --runtime suksham-benaud CPUQuota={quota}%")
+    try:
+        reply, seconds = _chat(testhost, 256, timeout=120)
+    finally:
+        testhost.ssh("systemctl set-property --runtime suksham-benaud CPUQuota=")
+    print(f"one chat job at CPUQuota={quota}% (full speed {rate:.0f} tokens/s): {reply.status_code} in {seconds:.1f} s")
+    assert reply.status_code in (200, 504), reply.text  # 504: the request timeout, not the watchdog, ended it
+    assert seconds > 15, f"the job took {seconds:.1f} s: not past WatchdogSec=15, so it shows nothing"
+    if reply.status_code == 200:
+        assert reply.json()["usage"]["completion_tokens"] > 48, reply.json()["usage"]
+    assert testhost.main_pid() == pid and restarts(testhost) == before, "the watchdog killed a busy server"
+    assert testhost.ssh("journalctl -u suksham-benaud --no-pager").stdout.count("Watchdog timeout") == kills
+    wait_healthy()
+
+
 def test_the_hardened_bench_service_writes_a_report(converged, testhost):
     # Oneshot: `systemctl start` returns when the benchmark has finished (or failed).
     run = testhost.ssh("systemctl start suksham-bench.service", check=False, timeout=600)

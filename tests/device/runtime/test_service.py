@@ -6,7 +6,7 @@ import pytest
 
 from device.commentary.delivery import read_text
 from device.commentary.events import DISMISSAL_KINDS, OUTCOMES, Canonical
-from device.commentary.guard import clean_reply, guard, problems_with, safe_line
+from device.commentary.guard import clean_reply, fallback_line, guard, line_key, problems_with, safe_line, spare_lines
 
 WICKET_KINDS = DISMISSAL_KINDS
 
@@ -22,6 +22,38 @@ def test_the_fallback_line_of_every_dismissal_passes_and_is_never_silence(kind):
     event = Canonical(outcome="wicket", dismissal=kind, player_out="X")
     line = safe_line(event)
     assert line and problems_with(line, event) == []
+
+
+@pytest.mark.parametrize("outcome", [o for o in OUTCOMES if o != "wicket"])
+def test_every_plain_alternate_passes_every_check_for_its_class(outcome):
+    event = Canonical(outcome=outcome, confident=outcome != "unclear")
+    assert [(line, problems_with(line, event)) for line in spare_lines(event) if problems_with(line, event)] == []
+
+
+@pytest.mark.parametrize("kind", WICKET_KINDS)
+def test_every_plain_alternate_of_a_dismissal_passes_every_check(kind):
+    event = Canonical(outcome="wicket", dismissal=kind, player_out="X")
+    assert [(line, problems_with(line, event)) for line in spare_lines(event) if problems_with(line, event)] == []
+
+
+def test_a_fallback_the_match_heard_lately_gives_way_to_an_unheard_alternate_then_to_silence():
+    wide = Canonical(outcome="wide")
+    heard: set[str] = set()
+    said = []
+    for _ in range(6):
+        line = fallback_line(wide, recent=heard)
+        said.append(line)
+        heard.add(line_key(line))
+    spoken = [s for s in said if s]
+    assert spoken[0] == "Wide." and len(spoken) == len(set(spoken)) == 1 + len(spare_lines(wide))
+    assert said[-1] == ""  # every plain line heard: the picture says it
+
+
+def test_a_wicket_whose_every_plain_line_was_heard_still_speaks():
+    event = Canonical(outcome="wicket", dismissal="caught", player_out="X")
+    heard = {line_key(x) for x in [safe_line(event), *spare_lines(event)]}
+    assert fallback_line(event, recent=heard) == safe_line(event)
+    assert fallback_line(event) == safe_line(event)  # no memory: the plain line, as before
 
 
 @pytest.mark.parametrize(
