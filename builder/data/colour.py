@@ -261,6 +261,9 @@ COLOUR = {
         "Miles wide.",
         "Lost the line.",
         "Sprayed wide.",
+        "Well wide.",
+        "Wide, that.",
+        "Radar's off.",
     ],
     "wide_many": [
         *_kept("wide_many"),
@@ -270,6 +273,10 @@ COLOUR = {
         *_kept("noball", "No-ball.", "No ball."),
         "Foot over the line.",
         "Overstepped. Careless.",
+        "Front foot again.",
+        "No ball, that.",
+        "Overstepped, that.",
+        "Oh dear. No ball.",
     ],
     "noball_freehit": [
         *_kept("noball_freehit"),
@@ -277,11 +284,28 @@ COLOUR = {
     "byes": [
         *_kept("byes", "Byes."),
         "Through the keeper.",
+        "Beats the keeper too.",
+        "Past everyone.",
+        "Keeper won't like that.",
+        "Missed by the keeper.",
+        "Byes, and sloppy.",
+        "Byes, that.",
+        "Gets past the gloves.",
     ],
+    # Varied openings: with six lines, five of them "Off the ...", "Off the pad." was among the data's most
+    # frequent replies and the first model's greedy answer to anything it could not place (issue 15, round 2).
     "legbyes": [
-        *_kept("legbyes", "Leg byes.", "Leg bye."),
+        *_kept("legbyes", "Leg byes.", "Leg bye.", "Off the pads."),
         "Off the body.",
-        "Off the pad, away.",
+        "Leg byes, off the pad.",
+        "A leg bye, that.",
+        "Pad, and away.",
+        "Brushes the thigh.",
+        "Glances off the hip.",
+        "Just the pad.",
+        "Rolls away off the pad.",
+        "Struck on the pad.",
+        "Leg byes, that.",
     ],
 }
 CREDITED = frozenset({"bowled", "caught", "caught and bowled", "lbw", "stumped", "hit wicket"})
@@ -407,6 +431,10 @@ EXTRA_POOLS = {
     "new_batter": lambda ev: bool(ev.context.get("new_batter")) and ev.klass != "dot",
     "collapse": lambda ev: ev.klass == "wicket" and _collapse(ev.context.get("score", "")),
 }
+# Text prompts with no outcome line: what `ollama run` and the raw path send. 0.6 of the text styles (36% of
+# all prompts) against the default's 1/3: with 19% the first colour model fitted 67% of raw events.
+RAW_SHARE_OF_TEXT = 0.6
+
 MIX = {
     **SPEC_MIX,
     "dot": 0.13,

@@ -384,7 +384,8 @@ def build(seed: int = DEFAULT_SEED, scale: float = 1.0, variety: bool = False) -
             style = _style(s_rng, copies[id(ev)])
             if variety and pool in colour.STRUCTURED_POOLS:
                 style = "structured"
-            raw = style != "structured" and s_rng.random() < RAW_SHARE_OF_TEXT
+            raw_share = colour.RAW_SHARE_OF_TEXT if variety else RAW_SHARE_OF_TEXT
+            raw = style != "structured" and s_rng.random() < raw_share
             ex = renderer.example(ev, pool, style, raw)
             if ex is not None:
                 ex.meta["id"] = f"{split}-{len(out):05d}"

@@ -151,9 +151,21 @@ def test_no_house_line_and_few_bare_labels(data):
     assert len(fours) >= 40 and fours.most_common(1)[0][1] / sum(fours.values()) < 0.1
 
 
+def test_no_opening_is_an_attractor(data):
+    """Where a small model cannot place an event it says the data's commonest words: with "Off the ..." opening
+    2.8% of all spoken replies (five of the six leg-bye lines), the first colour model's greedy answer to a
+    wide, a four or a run was "Off the pad." (benchmarks/RESULTS.md, the colour build's second run)."""
+    spoken = [ex.messages[-1]["content"] for ex in data["train"] if ex.messages[-1]["content"]]
+    openings = Counter(" ".join(r.lower().split()[:2]).rstrip(".,") for r in spoken)
+    (top, n), *_ = openings.most_common(1)
+    assert n / len(spoken) < 0.02, (top, n / len(spoken))
+    legbyes = colour.COLOUR["legbyes"]
+    assert sum(line.startswith("Off the") for line in legbyes) / len(legbyes) <= 0.3
+
+
 def test_a_share_of_prompts_has_no_outcome_line(data):
     raw = [ex for ex in data["train"] if not ex.meta["outcome_line"]]
-    assert 0.1 <= len(raw) / len(data["train"]) <= 0.4
+    assert 0.3 <= len(raw) / len(data["train"]) <= 0.45  # 36% of prompts: the raw-text (Ollama) path
     assert all(not ex.messages[1]["content"].startswith("Outcome:") for ex in raw)
 
 
