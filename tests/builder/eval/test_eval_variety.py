@@ -140,7 +140,7 @@ def test_the_colour_config_serves_sampling_and_the_default_stays_greedy():
     colour = load_config("builder/configs/benaud-smollm2-135m-colour.yaml")
     fields = variety.serving_fields(colour)
     s = variety.served_sampling(colour)
-    assert (s.temperature, s.draws, s.memory, s.context_keys) == (0.7, 4, 12, ALL_KEYS)
+    assert (s.temperature, s.draws, s.memory, s.context_keys) == (0.5, 4, 12, ALL_KEYS)
     params = modelfile_parameters(colour.export)  # the Modelfile carries the same values
     assert {k: params[k] for k in ("temperature", "top_k", "top_p", "min_p")} == {
         k: fields["sampling"][k] for k in ("temperature", "top_k", "top_p", "min_p")
