@@ -33,7 +33,7 @@ from builder.data.spec import (
     UNCLEAR_SHARE,
     normalise,
 )
-from builder.data.styles import TEXT_STYLES, render
+from builder.data.styles import RADIO_STYLE, TEXT_STYLES, render
 from device.commentary.delivery import read_delivery, read_text
 from device.commentary.render import ALL_KEYS, build_messages
 
@@ -224,7 +224,8 @@ class Renderer:
                     ctx["note"] = note
                     shown = replace(shown, detail=True)
                 shown = replace(shown, ctx=shown.ctx | colour.shown_keys(ctx))
-            messages = build_messages(delivery=ev.delivery, context=ctx, keys=ALL_KEYS if self.variety else None)
+            keys = ALL_KEYS if self.variety else None
+            messages = build_messages(delivery=ev.delivery, context=ctx, keys=keys, outcome_line=not raw)
             seen_event = truth
             event = {"delivery": ev.delivery, "context": ctx}
         else:
@@ -269,7 +270,7 @@ class Renderer:
             "dismissal": truth.dismissal,
             "pool": pool,
             "style": style,
-            "outcome_line": not raw if style != "structured" else True,
+            "outcome_line": not raw,
             "silent": reply == "",
             "reply_source": how,
             "prompt_tokens": n_tokens,
@@ -382,10 +383,15 @@ def build(seed: int = DEFAULT_SEED, scale: float = 1.0, variety: bool = False) -
         for ev, pool in _select(s_rng, events, round(EXAMPLES[split] * scale), mix):
             copies[id(ev)] += 1
             style = _style(s_rng, copies[id(ev)])
+            if variety and style != "structured" and s_rng.random() < colour.RADIO_SHARE_OF_TEXT:
+                style = RADIO_STYLE
             if variety and pool in colour.STRUCTURED_POOLS:
                 style = "structured"
-            raw_share = colour.RAW_SHARE_OF_TEXT if variety else RAW_SHARE_OF_TEXT
-            raw = style != "structured" and s_rng.random() < raw_share
+            if variety:  # a scorer's delivery without the outcome line too: the raw path sees both
+                share = colour.RAW_SHARE_OF_STRUCTURED if style == "structured" else colour.RAW_SHARE_OF_TEXT
+                raw = s_rng.random() < share
+            else:
+                raw = style != "structured" and s_rng.random() < RAW_SHARE_OF_TEXT
             ex = renderer.example(ev, pool, style, raw)
             if ex is not None:
                 ex.meta["id"] = f"{split}-{len(out):05d}"

@@ -371,7 +371,7 @@ DETAIL = {
         "Not off the middle.",
         "Edged, but safe.",
     ],
-    ("four", "flicked"): ["Wristy flick.", "Off the pads.", "Flicked away.", "Lovely wrists."],
+    ("four", "flicked"): ["Wristy flick.", "Off the pads, four.", "Flicked away.", "Lovely wrists."],
     ("four", "swept"): ["Well swept.", "Good sweep.", "Swept fine."],
     ("four", "punched"): ["Punched away.", "Crisp punch.", "Off the back foot."],
     ("four", "lofted"): ["Over the top.", "Lofted, safely.", "Takes the aerial route."],

@@ -19,6 +19,7 @@ from builder.data import names
 from builder.data.replies import Shown, _pron
 
 TEXT_STYLES = ("cricinfo", "plain", "shorthand")
+RADIO_STYLE = "radio"  # the variety data's fourth text style (RADIO below)
 NUM = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 CRICINFO = {
@@ -261,6 +262,124 @@ TERSE = {
     "byes": ["{nx} byes", "{nx}b"],
     "legbyes": ["{nx} leg byes", "{nx}lb", "leg bye"],
 }
+
+# Broadcast commentary, as a radio or TV transcript reads: the run-up, the ball, then what happened, in one
+# breath, often without the outcome's usual word first (issue 15: held-out events in this manner were the
+# colour model's weakest style). Only the variety data uses it (builder.data.colour.RADIO_SHARE_OF_TEXT).
+# Written from the general manner, not from the held-out set: no template repeats a phrase of its radio events.
+RADIO_RUNUP = [
+    "{bowler} runs in",
+    "In comes {bowler}",
+    "{bowler} to {batter}",
+    "Here's {bowler} again",
+    "{bowler} in to bowl",
+    "{bowler} wheels away",
+    "And {bowler} bowls",
+    "{bowler}, round the wicket",
+    "{bowler}, over the wicket to {batter}",
+    "Now {bowler}",
+]
+RADIO_LENGTH = [
+    "full",
+    "short",
+    "a good length",
+    "on a length",
+    "full and straight",
+    "a touch wider",
+    "fuller this time",
+    "back of a length",
+    "pitched up",
+    "a slower one",
+    "quicker, this one",
+    "flighted",
+]
+RADIO = {
+    "dot": {
+        "defended": ["{batter} gets forward and defends", "pushed back down the track, no run", "solidly defended"],
+        "left": ["{batter} lets that one go", "and {batter} shoulders arms", "no stroke offered"],
+        "beaten": ["and that's beaten {batter} all ends up", "past the outside edge", "beats the bat, no run"],
+        "played and missed": ["{batter} has a go and misses", "a flash outside off, and nothing doing"],
+        "blocked": ["{batter} blocks it out", "kept out, no run", "{batter} smothers it"],
+        "straight to the fielder": ["driven firmly, but straight to {pos}", "hit hard, but {pos} has it, no run"],
+    },
+    "runs": [
+        "{batter} has {shot} that to {where}, and they'll take {n_word}",
+        "{shot} away towards {where}, {n_word} taken",
+        "placed wide of {where}, and they come through for {n_word}",
+        "{batter} works it to {where}, they run {n_word}",
+    ],
+    "runs_allrun": ["and they've run four, all the way to {where}, no boundary", "they run hard, four all run"],
+    "four": [
+        "{batter} has {shot} that through {where}, and that's four",
+        "{shot} beautifully, it races away to the {where} boundary",
+        "and that's gone to the fence at {where}, four runs",
+        "{batter} {shot} it, no need to run, that's four",
+        "{shot} hard, the fielder gives chase, but that's four",
+    ],
+    "four_edged": [
+        "that's taken the edge, and it's away past slip for four",
+        "edged, and it runs down to third man for four",
+    ],
+    "six": [
+        "{batter} has {shot} that high over {where}, and it's six",
+        "{shot}, and that's gone all the way, six runs",
+        "up, up, and over the rope at {where}, six",
+        "{batter} gets hold of that one, right out of the ground, six",
+    ],
+    "caught": [
+        "{shot} in the air towards {where}, and {fielder} takes it, {batter} has to go",
+        "that's up in the air, {fielder} underneath it, and it's caught",
+        "{batter} goes for it, picks out {fielder} at {where}, and {batter} is out",
+        "hit high to {where}, {fielder} settles under it and holds on",
+    ],
+    "caught_keeper": [
+        "that's found the edge, and {fielder} behind the stumps takes it, out",
+        "a thin nick, and the keeper has it, {batter} walks",
+    ],
+    "caught and bowled": [
+        "straight back to {bowler}, and {bowler} holds on, out",
+        "a return catch, {bowler} takes it, {batter} is gone",
+    ],
+    "bowled": [
+        "{batter} misses, and the stumps are broken, bowled",
+        "through the gate, and that's bowled {him}",
+        "that knocks back the off stump, {batter} is bowled",
+        "and that's hit the stumps, {batter} has to go",
+    ],
+    "lbw": [
+        "rapped on the pad, a huge appeal, and given, {batter} is out lbw",
+        "trapped on the crease, and given leg before",
+        "hits {batter} on the pad, and the umpire gives {him} out",
+    ],
+    "stumped": [
+        "{batter} dances down, is beaten, and {fielder} does the rest, stumped",
+        "down the track, beaten by the turn, and stumped",
+    ],
+    "run out": [
+        "they go for the run, {fielder} fires it in, and {out} is short, run out",
+        "{fielder} with the throw, and {out} is run out",
+        "a terrible mix-up, and {out} is run out by a distance",
+    ],
+    "other_wicket": ["and {out} is out, {kind}", "{out} has to go, {kind}"],
+    "dropped": [
+        "in the air to {where}, and {fielder} has dropped it",
+        "that's a chance, and it's gone down, {batter} survives",
+        "edged, {fielder} gets a hand to it but can't hold on, dropped",
+    ],
+    "wide": [
+        "that's drifted well down leg, and it's signalled wide",
+        "too wide, and that's called a wide",
+        "{bowler} sprays that one, wide",
+        "and {bowler} loses the line, {n_wide}",
+    ],
+    "noball": [
+        "and the umpire's arm is out, no ball",
+        "{bowler} has overstepped, no ball called",
+    ],
+    "byes": ["it beats everything, they run {n_bye}", "the keeper misses it, and that's {n_bye}"],
+    "legbyes": ["off the pad and away, they take {n_legbye}", "hits {batter} on the thigh, {n_legbye}"],
+}
+
 _SHORT_SHOT = {
     "driven": "drive",
     "pulled": "pull",
@@ -399,12 +518,12 @@ def _template_key(ev) -> str:
 
 
 def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
-    """Free text for `ev` in `style` (one of TEXT_STYLES) and what it reveals."""
+    """Free text for `ev` in `style` (one of TEXT_STYLES, or RADIO_STYLE) and what it reveals."""
     invented: dict = {}
     f, shown = _fields(rng, ev, invented)
     key = _template_key(ev)
     terse = style == "shorthand" and rng.random() < 0.15
-    table = TERSE if terse else {"cricinfo": CRICINFO, "plain": PLAIN, "shorthand": SHORT}[style]
+    table = TERSE if terse else {"cricinfo": CRICINFO, "plain": PLAIN, "shorthand": SHORT, "radio": RADIO}[style]
     pool = table[key]
     if isinstance(pool, dict):
         pool = pool.get(ev.shot) or next(iter(pool.values()))
@@ -413,11 +532,16 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
     if key == "wide" and ev.delivery["extras"]["wides"] > 1:  # more than one wide: say how many
         pool = [t for t in pool if "{n_w" in t]
     tmpl = _pron(rng.choice(pool), ev.gender)  # {him}/{his} follow the match's gender
-    if style == "plain":
+    if style in ("plain", RADIO_STYLE):
         f = dict(f, shot=_PLAIN_VERB.get(f["shot"], f["shot"]) if "{batter} {shot}" in tmpl else f["shot"])
     if style == "shorthand":
         f = dict(f, shot=_SHORT_SHOT.get(f["shot"], f["shot"]))
+    if style == "radio":  # run-up, sometimes the length, then the outcome's clause
+        lead = rng.choice(RADIO_RUNUP) + (f", {rng.choice(RADIO_LENGTH)}" if rng.random() < 0.6 else "")
+        tmpl = f"{lead}, {tmpl}"
     text = tmpl.format(**f)
+    if style == "radio":
+        text = text[:1].upper() + text[1:]
     if style == "cricinfo":
         text = f"{f['bowler']} to {f['batter']}, {text}"
         if rng.random() < 0.3 and ev.klass == "wicket":

@@ -422,6 +422,8 @@ PRAISE_ANY = _rx(
     r"\bexceptional\b",
     r"\bwhat a\b",
 )
+# the batter's body, which a boundary line never names without saying it was a boundary
+BODY = _rx(r"\bpads?\b", r"\bthigh\b", r"\bhip\b", r"\bbody\b")
 DISMISSIVE = _rx(
     r"^nothing\b(?!\s+(?:wrong|better|finer|like|more|much wrong))",
     r"\bnothing (?:in it|doing|there|much|special)\b",
@@ -940,6 +942,7 @@ def fits(reply: str, event: Canonical) -> bool:
         return False
     if o in ("four", "six") and (
         DISMISSIVE.search(low)
+        or (BODY.search(low) and not found & {"four", "six", "boundary"})  # "Struck on the pad." is a leg bye
         or (PRAISE_BALL.search(low) and not PRAISE_BAT.search(low) and not found & {"four", "six", "boundary"})
     ):
         return False

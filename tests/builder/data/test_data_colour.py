@@ -169,6 +169,41 @@ def test_a_share_of_prompts_has_no_outcome_line(data):
     assert all(not ex.messages[1]["content"].startswith("Outcome:") for ex in raw)
 
 
+def test_a_share_of_text_prompts_reads_like_broadcast_commentary(data):
+    """The radio style (builder.data.styles.RADIO): the run-up, then the ball, in one breath; both with and
+    without an outcome line."""
+    radio = [ex for ex in data["train"] if ex.meta["style"] == "radio"]
+    assert 0.1 <= len(radio) / len(data["train"]) <= 0.2
+    raw = [ex for ex in radio if not ex.meta["outcome_line"]]
+    assert 0.4 <= len(raw) / len(radio) <= 0.8
+    kinds = Counter(ex.meta["outcome"] for ex in radio)
+    assert {"dot", "runs", "four", "six", "wicket", "dropped"} <= set(kinds), kinds
+    for ex in radio:
+        text = ex.messages[1]["content"]
+        assert "{" not in text and "}" not in text, text  # every placeholder filled
+    # (every pair, these among them, is held to the manner checker by the test above)
+
+
+def test_the_radio_style_copies_no_phrase_of_the_held_out_events():
+    """The held-out set stays held out: no four consecutive words of a radio template appear in any of its texts."""
+    import re
+
+    from builder.data import styles
+    from builder.eval.events import load_heldout
+
+    def grams(text):
+        w = re.findall(r"[a-z']+", text.lower())
+        return {tuple(w[i : i + 4]) for i in range(len(w) - 3)}
+
+    held = set().union(*(grams(e.text) for e in load_heldout() if e.text))
+    lines = styles.RADIO_RUNUP + styles.RADIO_LENGTH
+    for pool in styles.RADIO.values():
+        lines += [t for ts in pool.values() for t in ts] if isinstance(pool, dict) else pool
+    for line in lines:  # a placeholder splits the words around it
+        for part in re.split(r"\{\w+\}", line):
+            assert not grams(part) & held, (line, grams(part) & held)
+
+
 # sha256 of build(99, 0.1) with the code before issue 15 (git archive c1eb573~1): the switch off changes nothing.
 DEFAULT_DATA_SHA256 = "8d798db5fecb3d87c7d4a923ee8c889691a92a32c3d3cdb1f980e9763d415744"
 

@@ -120,6 +120,12 @@ def test_fits_by_class():
     assert not fits("Lovely shot.", Canonical("wicket", dismissal="caught"))
     assert fits("Lovely ball.", Canonical("wicket", dismissal="bowled"))
     assert not fits("Good ball.", Canonical("four", runs=4)) and not fits("Nothing in that.", Canonical("six", runs=6))
+    # a leg-bye line is no answer to a boundary (the colour model said "Struck on the pad." for a six)
+    for body in ("Struck on the pad.", "Off the pad.", "Brushes the thigh."):
+        assert not fits(body, Canonical("six", runs=6)) and not fits(body, Canonical("four", runs=4))
+    assert fits("Off the pads, four.", Canonical("four", runs=4)) and fits(
+        "Off the hip. Six.", Canonical("six", runs=6)
+    )
     # an unclear event gets a reply that claims nothing
     unclear = Canonical("unclear", confident=False)
     assert fits("Interesting.", unclear) and fits("", unclear)
