@@ -523,7 +523,7 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
     f, shown = _fields(rng, ev, invented)
     key = _template_key(ev)
     terse = style == "shorthand" and rng.random() < 0.15
-    table = TERSE if terse else {"cricinfo": CRICINFO, "plain": PLAIN, "shorthand": SHORT, "radio": RADIO}[style]
+    table = TERSE if terse else {"cricinfo": CRICINFO, "plain": PLAIN, "shorthand": SHORT, RADIO_STYLE: RADIO}[style]
     pool = table[key]
     if isinstance(pool, dict):
         pool = pool.get(ev.shot) or next(iter(pool.values()))
@@ -536,11 +536,11 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
         f = dict(f, shot=_PLAIN_VERB.get(f["shot"], f["shot"]) if "{batter} {shot}" in tmpl else f["shot"])
     if style == "shorthand":
         f = dict(f, shot=_SHORT_SHOT.get(f["shot"], f["shot"]))
-    if style == "radio":  # run-up, sometimes the length, then the outcome's clause
+    if style == RADIO_STYLE:  # run-up, sometimes the length, then the outcome's clause
         lead = rng.choice(RADIO_RUNUP) + (f", {rng.choice(RADIO_LENGTH)}" if rng.random() < 0.6 else "")
         tmpl = f"{lead}, {tmpl}"
     text = tmpl.format(**f)
-    if style == "radio":
+    if style == RADIO_STYLE:
         text = text[:1].upper() + text[1:]
     if style == "cricinfo":
         text = f"{f['bowler']} to {f['batter']}, {text}"

@@ -940,12 +940,14 @@ def fits(reply: str, event: Canonical) -> bool:
         )
     if o == "dropped" and PRAISE_BAT.search(low) and not found & {"dropped", "notout"}:
         return False
-    if o in ("four", "six") and (
-        DISMISSIVE.search(low)
-        or (BODY.search(low) and not found & {"four", "six", "boundary"})  # "Struck on the pad." is a leg bye
-        or (PRAISE_BALL.search(low) and not PRAISE_BAT.search(low) and not found & {"four", "six", "boundary"})
-    ):
-        return False
+    if o in ("four", "six"):
+        unsaid = not found & {"four", "six", "boundary"}  # a line that does not say it was a boundary
+        if (
+            DISMISSIVE.search(low)
+            or (unsaid and BODY.search(low))  # "Struck on the pad." is a leg bye
+            or (unsaid and PRAISE_BALL.search(low) and not PRAISE_BAT.search(low))
+        ):
+            return False
     return _reacts(reply, event, found)
 
 
