@@ -94,7 +94,11 @@ def _issue15_checks(report: dict, t, check) -> None:
     matches = variety.get("matches") or {}
     sampled = variety.get("sampled_rates") or {}
     model_all = models.get(SERVED, {}).get("metrics", {}).get("all", {})
-    raw_all = models.get(f"{SERVED}-raw", {}).get("metrics", {}).get("all", {})
+    # The raw path as `ollama run` decodes it: under the Modelfile's sampling when it samples (the colour config),
+    # else greedy, which is what a temperature-0 Modelfile does.
+    raw_sampled = variety.get("raw_sampled") or {}
+    raw_all = raw_sampled.get("rates") or models.get(f"{SERVED}-raw", {}).get("metrics", {}).get("all", {})
+    raw = f"{SERVED}-raw (the Ollama path{', sampled' if raw_sampled.get('rates') else ''})"
     kl = None
     quant = report.get("quantization") or {}
     if f"{SERVED} vs F16" in quant:
@@ -115,9 +119,9 @@ def _issue15_checks(report: dict, t, check) -> None:
          getattr(t, "model_contradiction_rate", None), ""),
         (f"{SERVED} alone (before the guard): fit rate", model_all.get("fit_rate"), ">=",
          getattr(t, "model_fit", None), ""),
-        (f"{SERVED}-raw (the Ollama path): contradiction rate", raw_all.get("contradiction_rate"), "<=",
+        (f"{raw}: contradiction rate", raw_all.get("contradiction_rate"), "<=",
          getattr(t, "raw_contradiction_rate", None), ""),
-        (f"{SERVED}-raw (the Ollama path): fit rate", raw_all.get("fit_rate"), ">=", getattr(t, "raw_fit", None), ""),
+        (f"{raw}: fit rate", raw_all.get("fit_rate"), ">=", getattr(t, "raw_fit", None), ""),
     ):  # fmt: skip
         if threshold is not None:
             check(metric, value, op, threshold, why)

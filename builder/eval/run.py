@@ -436,7 +436,7 @@ def evaluate_models(
 def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label) -> dict:
     """Adds SAMPLED (what /v1/commentary returns under the bundle's sampling) to `replies`; returns the
     replayed matches' variety and the sampled Q4 vs F16 rates (builder.eval.variety)."""
-    from builder.eval.variety import evaluate_variety, sampled_rates, served_replies, served_sampling
+    from builder.eval.variety import evaluate_variety, raw_sampled, sampled_rates, served_replies, served_sampling
     from device.runtime.service import Commentator
 
     sampling = served_sampling(cfg)
@@ -453,6 +453,10 @@ def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg,
         start = time.perf_counter()
         out["sampled_rates"] = sampled_rates(pool.get(gguf), pool.get(f16_gguf), events, sampling, ecfg.sampled_seeds)
         print(f"[{label}] sampled Q4 vs F16: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+    if sampling.temperature > 0:  # the Modelfile samples too: gate the raw path as `ollama run` decodes it
+        start = time.perf_counter()
+        out["raw_sampled"] = raw_sampled(pool.get(gguf), events, sampling, ecfg.sampled_seeds)
+        print(f"[{label}] {SERVED}-raw sampled: {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
     return out
 
 

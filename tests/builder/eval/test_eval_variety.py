@@ -83,6 +83,12 @@ def test_the_colour_gate_checks_variety_and_sampled_rates_instead_of_exact_agree
         assert any(what in f for f in failures), what
     skipped = gate({"models": {}}, t)["checks"]
     assert all(c["passed"] is None for c in skipped if "replayed" in c["metric"])
+    # under a sampling Modelfile the raw path is judged by its sampled draws, not the greedy rows
+    sampled_raw = {"rates": {"contradiction_rate": 0.02, "fit_rate": 0.9}}
+    by = {c["metric"]: c for c in gate(_report(matches=good, raw_sampled=sampled_raw), t)["checks"]}
+    raw = {m: c for m, c in by.items() if m.startswith(f"{SERVED}-raw (the Ollama path, sampled)")}
+    assert len(raw) == 2 and all(c["passed"] for c in raw.values())
+    assert [c["value"] for c in raw.values()] == [0.02, 0.9]
 
 
 # -- on the real engine ---------------------------------------------------------------------------
@@ -117,6 +123,39 @@ def test_the_same_model_under_paired_seeds_has_no_rate_gap(engine):
     events = load_heldout()[:6]
     out = variety.sampled_rates(engine, engine, events, Sampling(temperature=0.8), seeds=2)
     assert out["n"] == 12 and out["max_gap"] == 0.0 and out["same_reply_share"] == 1.0
+
+
+def test_sampled_draws_of_different_events_do_not_share_their_random_numbers(engine):
+    # One seed for every event gave each token position the same random number on every event, so a draw
+    # was one roll for the whole set: six copies of one prompt came back as one reply six times.
+    from builder.eval.events import load_heldout
+    from device.runtime.service import Sampling
+
+    events, sampling = [load_heldout()[0]] * 6, Sampling(temperature=1.0, top_p=1.0)
+    # A prompt evaluated cold and one found in the KV cache get slightly different logits, which can flip a
+    # sample at temperature 1; one pass first puts every call below on the cached path.
+    variety.sampled_replies(engine, events[:1], sampling, seeds=1)
+    evs, replies = variety.sampled_replies(engine, events, sampling, seeds=1)
+    assert len(replies) == 6 and len(set(replies)) > 1
+    again = variety.sampled_replies(engine, events, sampling, seeds=1)[1]
+    assert again == replies  # still reproducible: the seed is the event's index and the draw's
+
+
+def test_the_raw_path_is_sampled_without_the_outcome_line(engine):
+    from builder.eval.events import load_heldout
+    from device.runtime.service import Sampling
+
+    events = [e for e in load_heldout() if e.text][:4]
+    sampling = Sampling(temperature=0.8)
+    out = variety.raw_sampled(engine, events, sampling, seeds=2)
+    assert out["n"] == 8 and out["seeds"] == 2 and set(out["rates"]) <= set(variety.RATE_KEYS)
+    assert sum(int(v.split("/")[1]) for v in out["composite_by_style"].values()) == 8
+    raw = variety.sampled_replies(engine, events, sampling, 2, outcome_line=False)[1]
+    served = variety.sampled_replies(engine, events, sampling, 2)[1]
+    passed = sum(int(v.split("/")[0]) for v in out["composite_by_style"].values())
+    assert len(out["misses"]) == 8 - passed and all(m["reply"] in raw for m in out["misses"])
+    assert out["rates"]["composite"] == pytest.approx(passed / 8)
+    assert raw != served  # the same seeds on a different prompt: the outcome line is not there
 
 
 def test_printing_replies_in_a_row(smollm2_gguf, capsys):
