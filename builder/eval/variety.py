@@ -17,6 +17,8 @@ Read 100 replies in a row from a real match (the human check of the issue):
 
     python -m builder.eval.variety --bundle bundles/benaud --match tests/data/cricsheet/1144530.json -n 100
     python -m builder.eval.variety --model some.gguf --temperature 0.7 --draws 4 --memory 12
+    python -m builder.eval.variety --model CANDIDATE/benaud-q4_k_m.gguf \
+        --config builder/configs/benaud-smollm2-135m-colour.yaml
 """
 
 from __future__ import annotations
@@ -326,6 +328,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m builder.eval.variety", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bundle", type=Path, help="a sealed bundle (its manifest's sampling is used)")
     parser.add_argument("--model", type=Path, help="a bare GGUF instead of a bundle")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="with --model (a candidate that failed its gate has no manifest): the build config whose sampling "
+        "and context keys a bundle built from it would serve",
+    )
     parser.add_argument("--match", type=Path, default=REAL_MATCHES / REAL_MATCH_FILES[1], help="a Cricsheet JSON")
     parser.add_argument("--simulated", action="store_true", help="the simulated ODI instead of --match")
     parser.add_argument("-n", type=int, default=100, help="replies to print (default 100)")
@@ -342,8 +350,15 @@ def main(argv=None) -> int:
     from device.runtime.engine import Engine, EngineSettings
     from device.runtime.service import Commentator, Sampling, resolve_model
 
+    if args.config is not None and args.bundle is not None:
+        parser.error("--config is for --model: a bundle's manifest already says how it is served")
     path, n_ctx, bundle, _ = resolve_model(args.bundle, args.model)
-    sampling = Sampling.from_manifest(bundle.manifest if bundle else None)
+    if args.config is not None:
+        from builder.config import load_config
+
+        sampling = served_sampling(load_config(args.config))
+    else:
+        sampling = Sampling.from_manifest(bundle.manifest if bundle else None)
     overrides = {k: v for k, v in (("temperature", args.temperature), ("draws", args.draws)) if v is not None}
     if args.memory is not None:
         overrides["memory"] = args.memory

@@ -169,6 +169,18 @@ def test_printing_replies_in_a_row(smollm2_gguf, capsys):
     lines = out.out.strip().splitlines()
     assert len(lines) == 5 and lines[0].startswith("1:0.1")
     assert "5 balls" in out.err and "distinct" in out.err
+    assert "'runs_needed'" not in out.err  # a bare GGUF is shown the keys of bundles before issue 15
+
+
+def test_printing_replies_of_a_candidate_served_as_its_config_would(smollm2_gguf, capsys):
+    # A candidate that failed its gate has no manifest; --config gives it the sampling and every context key
+    # a bundle built from that config serves, as the build's own replay does.
+    colour = "builder/configs/benaud-smollm2-135m-colour.yaml"
+    assert variety.main(["--model", str(smollm2_gguf), "--config", colour, "--threads", "1", "-n", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "'temperature': 0.5" in err and "'runs_needed'" in err and "'match_id'" in err
+    with pytest.raises(SystemExit):
+        variety.main(["--bundle", "x", "--config", colour])
 
 
 def test_the_colour_config_serves_sampling_and_the_default_stays_greedy():
