@@ -463,21 +463,6 @@ RADIO_SHARE_OF_TEXT = 0.25
 # Structured prompts (a scorer's delivery) without the outcome line: the raw path renders a delivery that way,
 # and rounds 1-3 never showed one (raw-path fit on the hand-written Cricsheet deliveries: 0.74, round 3).
 RAW_SHARE_OF_STRUCTURED = 0.2
-# Per event class, in place of the two shares above: the raw path's misses are mostly wickets and dropped catches
-# (25 and 9 of 60 in the seventh run, benchmarks/RESULTS.md), so those get more raw prompts and the routine balls,
-# which it mostly answers with silence, fewer. The share of raw prompts overall stays about the same (42-44%).
-RAW_SHARE_BY_CLASS = {
-    "text": {"wicket": 0.8, "dropped": 0.8, "dot": 0.45, "runs": 0.45},
-    "structured": {"wicket": 0.3, "dropped": 0.3},
-}
-
-
-def raw_share(style: str, klass: str) -> float:
-    """The share of prompts of this style and event class sent without the outcome line (the raw-text path)."""
-    if style == "structured":
-        return RAW_SHARE_BY_CLASS["structured"].get(klass, RAW_SHARE_OF_STRUCTURED)
-    return RAW_SHARE_BY_CLASS["text"].get(klass, RAW_SHARE_OF_TEXT)
-
 
 MIX = {
     **SPEC_MIX,

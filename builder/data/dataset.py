@@ -388,7 +388,8 @@ def build(seed: int = DEFAULT_SEED, scale: float = 1.0, variety: bool = False) -
             if variety and pool in colour.STRUCTURED_POOLS:
                 style = "structured"
             if variety:  # a scorer's delivery without the outcome line too: the raw path sees both
-                raw = s_rng.random() < colour.raw_share(style, ev.klass)
+                share = colour.RAW_SHARE_OF_STRUCTURED if style == "structured" else colour.RAW_SHARE_OF_TEXT
+                raw = s_rng.random() < share
             else:
                 raw = style != "structured" and s_rng.random() < RAW_SHARE_OF_TEXT
             ex = renderer.example(ev, pool, style, raw)

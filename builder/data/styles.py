@@ -380,129 +380,6 @@ RADIO = {
     "legbyes": ["off the pad and away, they take {n_legbye}", "hits {batter} on the thigh, {n_legbye}"],
 }
 
-# The same broadcast manner, telling what happened rather than naming it: the stumps, the finger, the rope, the
-# hands ("and the bails fly", "clean over the rope"). Broadcasters mostly speak this way, and a reader that only
-# meets the scorer's words at the end of a clause misses it: in the fifth to eighth colour runs the raw path
-# answered held-out radio events aptly 23-26 times in 51. Written from the general manner like RADIO, never from
-# the held-out set (test_the_radio_style_copies_no_phrase_of_the_held_out_events). A radio render draws from RADIO
-# and RADIO_TOLD together, so about two thirds of them come from here.
-RADIO_TOLD = {
-    "dot": {
-        "defended": [
-            "{batter} plays that with a dead bat",
-            "forward, and smothered at the crease",
-            "back and across, and {batter} keeps it out",
-        ],
-        "left": [
-            "{batter} watches it go through",
-            "well outside off, {batter} lets the keeper have it",
-            "no shot to that one",
-        ],
-        "beaten": [
-            "{batter} feels for that and finds nothing",
-            "that whistles past the edge",
-            "{bowler} has beaten {batter} again",
-        ],
-        "played and missed": ["{batter} flashes hard and gets nothing", "a big swing, and no contact at all"],
-        "blocked": ["dug out, just in time", "{batter} jams the bat down on it"],
-        "straight to the fielder": ["cracked away, but {pos} stops it", "fine work at {pos}, they stay put"],
-    },
-    "runs": [
-        "{batter} nudges it towards {where}, and they jog {n_word}",
-        "{shot} wide of {where}, {n_word} to the total",
-        "{batter} turns it to {where}, and it's {n_word}",
-        "the fielder at {where} cuts it off, they settle for {n_word}",
-        "{shot} softly, and they scamper {n_word}",
-    ],
-    "runs_allrun": ["into the deep, and they run four before the throw comes back"],
-    "four": [
-        "{batter} leans into it, {shot} past {where}, and nobody's stopping that",
-        "timed so sweetly, it beats the man in the deep to the rope",
-        "{shot} in the air, but safe, it bounces once and over the rope",
-        "{shot} crisply, and it's at the boundary boards in a flash",
-        "{where} gives chase, slides, and can't get there, boundary",
-        "{batter} finds the gap at {where}, and that's one bounce into the boards",
-    ],
-    "four_edged": [
-        "thick outside edge, down past the slips and away to the rope",
-        "off the edge, wide of the cordon, and third man can't cut it off",
-    ],
-    "six": [
-        "{batter} makes room and sends that into the crowd",
-        "{shot} high, and that lands among the spectators",
-        "that's gone miles, over {where} and onto the roof",
-        "{batter} picks it up and hits it over {where}, clean over the rope",
-        "{shot} straight, and over the sightscreen",
-        "a huge hit, the fielder at {where} just watches it sail over",
-    ],
-    "caught": [
-        "{shot} in the air, and {fielder} at {where} makes no mistake",
-        "{batter} goes for the big one, and {fielder} pouches it at {where}",
-        "straight down the throat of {fielder} at {where}",
-        "a steepler, {fielder} waits for it, and clings on",
-        "{batter} can't keep it down, and {fielder} has it at {where}",
-    ],
-    "caught_keeper": [
-        "a feather of an edge, and {fielder} gloves it, {batter} goes",
-        "nicked, and a regulation take for {fielder} behind",
-        "{batter} pokes at it, edges, and the keeper holds on",
-    ],
-    "caught and bowled": [
-        "{batter} spoons it back, and {bowler} grabs it",
-        "hit back at {bowler}, who snaffles it one-handed",
-    ],
-    "bowled": [
-        "{batter} misses, and there's timber everywhere",
-        "straight through {batter}'s defence, off stump knocked flat",
-        "{batter} plays down the wrong line, and the bails fly",
-        "right in the blockhole, and the stumps are splattered",
-        "an inside edge, crashing into leg stump, and {batter} walks",
-    ],
-    "lbw": [
-        "struck in front, the appeal goes up, and the umpire raises the finger",
-        "pinned on the back pad, and the finger goes up",
-        "{batter} misses the sweep, hit in line, and the umpire agrees",
-        "dead in front, and {batter} is sent on {his} way",
-    ],
-    "stumped": [
-        "{batter} charges, misses, and {fielder} breaks the wicket with {him} stranded",
-        "lured out of the crease, beaten, and {fielder} has the bails off",
-        "{batter} is a yard out when {fielder} takes the ball and removes the bails",
-    ],
-    "run out": [
-        "a direct hit from {fielder}, and {out} is well short",
-        "{out} is sent back too late, and the throw beats {him}",
-        "a second run that was never there, {fielder}'s throw does the rest",
-        "{fielder} swoops, throws at the stumps, and {out} is gone by a yard",
-    ],
-    "other_wicket": ["and that's the end of {out}, {kind}"],
-    "dropped": [
-        "{fielder} gets both hands to it at {where}, and spills it",
-        "a simple one for {fielder} at {where}, and down it goes",
-        "{batter} edges, {fielder} dives, and the ball pops out",
-        "that should have been taken, {fielder} at {where}, but {batter} lives",
-        "up it goes, {fielder} under it at {where}, and it bursts through the hands",
-    ],
-    "wide": [
-        "well down leg, both arms go out, wide",
-        "that's missed the cut strip by a distance, wide",
-        "{bowler} strays too far outside off, and that's a wide",
-    ],
-    "noball": [
-        "{bowler}'s front foot is over the line, and the umpire calls it, no ball",
-        "{bowler} has overstepped, free hit next ball",
-    ],
-    "byes": [
-        "misses bat and keeper, and they scamper {n_bye}",
-        "beats the gloves, and they pinch {n_bye}",
-    ],
-    "legbyes": [
-        "off the pad, and they're away for {n_legbye}",
-        "{batter} takes it on the pad, it rolls away, {n_legbye}",
-    ],
-}
-RADIO_WITHOUT_RUNUP = 0.3  # radio renders that open on the ball itself ("Beaten, and ..."), not the bowler's run-up
-
 _SHORT_SHOT = {
     "driven": "drive",
     "pulled": "pull",
@@ -650,9 +527,6 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
     pool = table[key]
     if isinstance(pool, dict):
         pool = pool.get(ev.shot) or next(iter(pool.values()))
-    if style == RADIO_STYLE:  # the scorer's word at the end of the clause, or the ball told
-        told = RADIO_TOLD[key]
-        pool = pool + ((told.get(ev.shot) or next(iter(told.values()))) if isinstance(told, dict) else told)
     if terse and key == "runs" and ev.delivery["runs"]["batter"] != 1:
         pool = [t for t in pool if t != "single"]
     if key == "wide" and ev.delivery["extras"]["wides"] > 1:  # more than one wide: say how many
@@ -662,9 +536,7 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
         f = dict(f, shot=_PLAIN_VERB.get(f["shot"], f["shot"]) if "{batter} {shot}" in tmpl else f["shot"])
     if style == "shorthand":
         f = dict(f, shot=_SHORT_SHOT.get(f["shot"], f["shot"]))
-    if style == RADIO_STYLE and rng.random() < RADIO_WITHOUT_RUNUP:  # the ball alone
-        tmpl = tmpl.removeprefix("and ")
-    elif style == RADIO_STYLE:  # run-up, sometimes the length, then the outcome's clause
+    if style == RADIO_STYLE:  # run-up, sometimes the length, then the outcome's clause
         lead = rng.choice(RADIO_RUNUP) + (f", {rng.choice(RADIO_LENGTH)}" if rng.random() < 0.6 else "")
         tmpl = f"{lead}, {tmpl}"
     text = tmpl.format(**f)
