@@ -583,11 +583,13 @@ def choose_reply(rng: random.Random, ev, shown: Shown) -> tuple[str, str]:
         line = fill(_u(rng, NAMED_COLOUR[name_key]))
         if line:
             return line, "name"
-    detail_key = (kind or ev.klass, ev.where if kind == "caught" and ev.where in _CATCH_DETAIL else ev.shot)
-    if shown.detail and detail_key in DETAIL_COLOUR and rng.random() < 0.6:
+    by_place = kind == "caught" and ev.where in _CATCH_DETAIL
+    detail_key = (kind or ev.klass, ev.where if by_place else ev.shot)
+    told = shown.where if by_place else shown.how  # the line speaks of what the prompt says
+    if shown.detail and told and detail_key in DETAIL_COLOUR and rng.random() < 0.6:
         return _pron(_u(rng, DETAIL_COLOUR[detail_key]), g), "detail"
     pool = list(COLOUR.get(key) or GENERIC.get(key) or WICKET_PRAISE)  # rare kinds keep the default bank's lines
-    if key == "four" and shown.detail and ev.shot == "edged":
+    if key == "four" and shown.detail and shown.how and ev.shot == "edged":
         pool = DETAIL_COLOUR[("four", "edged")] + ["Boundary.", "Races away.", "Finds the gap.", "Into the fence."]
     if credited:
         pool += WICKET_PRAISE

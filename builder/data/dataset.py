@@ -222,7 +222,8 @@ class Renderer:
                 note = colour.scorer_note(rng, ev) if rng.random() < colour.NOTE_SHARE else None
                 if note and "note" not in ctx:
                     ctx["note"] = note
-                    shown = replace(shown, detail=True)
+                    caught = note.startswith("caught")  # "caught at gully" says where, not the shot
+                    shown = replace(shown, detail=True, how=not caught, where=caught or " to " in note)
                 shown = replace(shown, ctx=shown.ctx | colour.shown_keys(ctx))
             keys = ALL_KEYS if self.variety else None
             messages = build_messages(delivery=ev.delivery, context=ctx, keys=keys, outcome_line=not raw)

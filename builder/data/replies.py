@@ -497,6 +497,10 @@ class Shown:
     bowler: str | None = None
     fielder: str | None = None
     detail: bool = False  # how the ball was played / where it went
+    # Which of the two (the varied bank only, builder.data.colour): a text that names the place alone ("to the
+    # fence at third man") must not get a line on the shot ("Cover drive."), nor a shot alone one on the place.
+    how: bool = True
+    where: bool = True
     ctx: frozenset = frozenset()
 
 

@@ -546,13 +546,9 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
         text = f"{f['bowler']} to {f['batter']}, {text}"
         if rng.random() < 0.3 and ev.klass == "wicket":
             text = text.replace("OUT,", "OUT!", 1) if rng.random() < 0.5 else text
-    detail = (
-        "{shot}" in tmpl
-        or "{where}" in tmpl
-        or "{pos}" in tmpl
-        or key == "four_edged"
-        or (isinstance(table[key], dict))
-    )
+    how = "{shot}" in tmpl or key == "four_edged" or isinstance(table[key], dict)  # dict: a text per shot
+    where = "{where}" in tmpl or "{pos}" in tmpl
+    detail = how or where
     text, extra = _context_bits(rng, ev, text, style)
     text = _noise(rng, text, style, shown, ev.klass)
     named = style == "cricinfo"  # "Bowler to Batter, ..." names both
@@ -562,6 +558,8 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
         shown.fielder if "{fielder}" in tmpl else None,
         detail=detail,
         ctx=frozenset(extra),
+        how=how,
+        where=where,
     )
 
 

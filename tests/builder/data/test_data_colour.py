@@ -185,6 +185,33 @@ def test_a_share_of_text_prompts_reads_like_broadcast_commentary(data):
     # (every pair, these among them, is held to the manner checker by the test above)
 
 
+def test_a_line_on_the_shot_only_where_the_prompt_names_the_shot(data):
+    """A text that says where the ball went but not how ("to the fence at third man") gets no line on the shot
+    ("Cover drive."): Shown.how and Shown.where. Before them 28 of 72 such lines on boundaries and runs had no
+    word of their shot in the prompt; a typo in the shot's word ("diven") still leaves one or two."""
+    shots: dict[str, set] = {}
+    for (key, shot), lines in colour.DETAIL_COLOUR.items():
+        if key in ("four", "six", "runs"):
+            for line in lines:
+                shots.setdefault(line, set()).add(shot)
+    told = [
+        ex
+        for ex in data["train"]
+        if ex.meta["style"] != "structured"
+        and ex.meta["reply_source"] == "detail"
+        and ex.messages[2]["content"] in shots
+    ]
+    unfounded = [
+        ex
+        for ex in told
+        if not any(s[:3] in ex.messages[1]["content"].lower() for s in shots[ex.messages[2]["content"]])
+    ]
+    assert len(told) >= 30
+    assert len(unfounded) / len(told) <= 0.05, [
+        (ex.messages[1]["content"], ex.messages[2]["content"]) for ex in unfounded
+    ]
+
+
 def test_the_radio_style_copies_no_phrase_of_the_held_out_events():
     """The held-out set stays held out: no four consecutive words of a radio template appear in any of its texts."""
     import re
