@@ -233,7 +233,7 @@ class Renderer:
             if ev.delivery.get("extras", {}).get("noballs") and truth.outcome in ("four", "six"):
                 return self.example(ev, pool, "structured", False)  # text templates do not say both
             for _attempt in range(4):
-                text, shown = render(rng, ev, style)
+                text, shown = render(rng, ev, style, names_follow=self.variety)
                 read = read_text(text)
                 ok = read.outcome == truth.outcome and (read.outcome != "wicket" or read.dismissal == truth.dismissal)
                 verdict = "agreed" if ok else ("unclear" if read.outcome == "unclear" else "wrong")

@@ -14,6 +14,7 @@ never refers to something the prompt does not carry.
 from __future__ import annotations
 
 import random
+import re
 
 from builder.data import names
 from builder.data.replies import Shown, _pron
@@ -517,8 +518,12 @@ def _template_key(ev) -> str:
     return ev.klass
 
 
-def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
-    """Free text for `ev` in `style` (one of TEXT_STYLES, or RADIO_STYLE) and what it reveals."""
+def render(rng: random.Random, ev, style: str, names_follow: bool = False) -> tuple[str, Shown]:
+    """Free text for `ev` in `style` (one of TEXT_STYLES, or RADIO_STYLE) and what it reveals.
+
+    `names_follow` (the varied data only; the default data keeps its bytes): a milestone the text carries
+    names the batter as the text does, invented name included ("Stustaijoun reaches 50", not the squad's
+    "Ravi Gaikwad reaches 50" beside "Sarkar-Stustaijoun 1")."""
     invented: dict = {}
     f, shown = _fields(rng, ev, invented)
     key = _template_key(ev)
@@ -549,7 +554,7 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
     how = "{shot}" in tmpl or key == "four_edged" or isinstance(table[key], dict)  # dict: a text per shot
     where = "{where}" in tmpl or "{pos}" in tmpl
     detail = how or where
-    text, extra = _context_bits(rng, ev, text, style)
+    text, extra = _context_bits(rng, ev, text, style, invented if names_follow else {})
     text = _noise(rng, text, style, shown, ev.klass)
     named = style == "cricinfo"  # "Bowler to Batter, ..." names both
     return text, Shown(
@@ -563,12 +568,16 @@ def render(rng: random.Random, ev, style: str) -> tuple[str, Shown]:
     )
 
 
-def _context_bits(rng, ev, text: str, style: str) -> tuple[str, set]:
-    """Sometimes carry the milestone, the start of the day or the chase in the text too."""
+def _context_bits(rng, ev, text: str, style: str, invented: dict | None = None) -> tuple[str, set]:
+    """Sometimes carry the milestone, the start of the day or the chase in the text too (`invented`: the
+    names the text made up, full name -> invented, which the milestone then uses too)."""
     shown: set = set()
     ctx = ev.context
     if ctx.get("milestone") and rng.random() < 0.6:
-        text = text.rstrip(".") + f". {ctx['milestone']}" if style != "shorthand" else text + f" ({ctx['milestone']})"
+        milestone = ctx["milestone"]
+        for full, made_up in (invented or {}).items():  # the feed writes the full name, the simulator the surname
+            milestone = re.sub(rf"\b{re.escape(full)}\b|\b{re.escape(names.surname(full))}\b", made_up, milestone)
+        text = text.rstrip(".") + f". {milestone}" if style != "shorthand" else text + f" ({milestone})"
         shown.add("milestone")
     if ctx.get("day_start") and rng.random() < 0.6:
         text = rng.choice(["First ball of the day: ", "Day begins. ", "Start of play: "]) + text

@@ -479,7 +479,8 @@ def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[s
             out.append(reply)
             replaced.append(False)
             continue
-        text, problems = guard(reply, seen, event_text=ev.text)
+        prompt = "\n".join(m["content"] for m in ev.messages() if m["role"] == "user")  # as the server sees it
+        text, problems = guard(reply, seen, event_text=ev.text, prompt=prompt)
         out.append(text)
         replaced.append(bool(problems))
     return out, replaced

@@ -20,6 +20,10 @@ a few microseconds a reply, no imports beyond the standard library and device.co
   (the model must not guess what the reader could not read).
 - `echo(reply, event_text)` -> bool: the reply copies >= 3 consecutive words of the event, or is
   just a name from it.
+- `strangers(reply, prompt)` -> the names in the reply that the prompt does not hold (the guard's
+  "stranger:<name>", when the server gives it the prompt the model saw).
+- `miscast(reply, event)` -> the event's people the reply names in a part they did not play (the
+  guard's "miscast:<name>"): only the batter on a boundary, a run or a drop, the bowler on a dot.
 
 Try it:  python -m device.commentary.manner "Gone." "Dropped at slip by Smith"
 """
@@ -977,6 +981,63 @@ def echo(reply: str, event_text: str, names: tuple[str, ...] = ()) -> bool:
     }
     caps |= {p.lower() for n in names if n for p in words(n)}
     return len(rw) <= 3 and all(w in caps and w not in _COMMON for w in rw)
+
+
+_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+
+
+def strangers(reply: str, prompt: str) -> list[str]:
+    """Names in the reply that its prompt does not hold: "Tight from Owls." to a prompt about Woakes.
+
+    A name here is a capitalised word that does not open the reply or a sentence of it ("Careless. Out."
+    opens one); the prompt is matched without regard to case (typed prompts come in lower case) and a
+    possessive is the name ("Root's day" names Root). A word that opens the reply is not judged: without a
+    vocabulary it cannot be told from "Marvellous.", so "Starc goes big." passes."""
+    known = {w.lower() for w in _NAME_WORD.findall(prompt or "")}
+    found = []
+    for m in _NAME_WORD.finditer(reply or ""):
+        word = m.group(0)
+        before = reply[: m.start()].rstrip()
+        if not word[0].isupper() or not before or before[-1] in ".?!:;":
+            continue
+        name = re.sub(r"['’]s$", "", word).lower()
+        if name not in known and word.lower() not in known:
+            found.append(word)
+    return found
+
+
+# Whom a reply may name, by the ball's outcome: the batter plays a boundary or a run; a let-off is the batter's
+# or the fielder's who put it down; the bowler bowls a dot; a wicket is the bowler's or the fielder's, never
+# the batter's who is out. Every named line of the training data keeps to this (benchmarks/RESULTS.md, issue 15).
+NAMED_ROLES = {
+    "four": {"batter"},
+    "six": {"batter"},
+    "runs": {"batter"},
+    "dropped": {"batter", "fielder"},
+    "dot": {"bowler"},
+    "wicket": {"bowler", "fielder"},
+}
+
+
+def miscast(reply: str, event: Canonical) -> list[str]:
+    """People of the event the reply names in a part they did not play: "Tight from Bairstow." on a dot
+    Bairstow faced, "Lovely, Lyon." on a four off Lyon. A name is a capitalised word of a person's name
+    (initials aside), at any place in the reply; a word two people share is judged by either's part."""
+    allowed = NAMED_ROLES.get(event.outcome)
+    if not allowed or not reply:
+        return []
+    people: dict[str, set] = {}
+    for role in ("batter", "bowler", "fielder", "player_out"):
+        for word in _NAME_WORD.findall(getattr(event, role) or ""):
+            if not (word.isupper() and len(word) <= 3):  # "JM Bairstow": the initials name nobody
+                people.setdefault(word.lower(), set()).add(role)
+    found = []
+    for m in _NAME_WORD.finditer(reply):
+        word = m.group(0)
+        roles = people.get(re.sub(r"['’]s$", "", word).lower()) or people.get(word.lower())
+        if word[0].isupper() and roles and not roles & allowed:
+            found.append(word)
+    return found
 
 
 def check_reply(reply: str, event: Canonical, event_text: str | None = None) -> list[str]:

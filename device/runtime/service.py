@@ -201,6 +201,7 @@ class Commentator:
             messages = build_messages(
                 text=text, delivery=delivery, context=context, keys=sampling.context_keys, event=event
             )
+        prompt = "\n".join(m["content"] for m in messages if m.get("role") == "user")  # names it may use
         max_draws = 1 if greedy else sampling.draws
         samples, completions, first_problems = [], [], None
         reply = None
@@ -218,7 +219,7 @@ class Commentator:
             completions.append(completion)
             candidate = clean_reply(completion.text)
             samples.append(candidate)
-            problems = problems_with(candidate, event, event_text=text) if self.use_guard else []
+            problems = problems_with(candidate, event, event_text=text, prompt=prompt) if self.use_guard else []
             if self.use_guard and candidate and line_key(candidate) in recent:
                 problems.append("repeated")
             if first_problems is None:

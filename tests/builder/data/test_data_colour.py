@@ -272,3 +272,29 @@ def test_no_routine_line_opens_like_a_wicket_line():
     assert clashes == []
     # nor with a name, which routine lines open with too ("Starc strikes again." on a dot, fifth run)
     assert [line for _, line, _ in wickets if line.startswith(("{bowler}", "{batter}", "{fielder}"))] == []
+
+
+def test_a_milestone_in_the_text_names_the_batter_as_the_text_does():
+    import random
+
+    from builder.data import styles
+    from builder.data.simulator import simulate_match
+
+    evs = [e for e in simulate_match(random.Random(7), "m", "ODI", "male") if e.context.get("milestone")]
+    assert evs, "the simulated ODI has a milestone"
+    checked = 0
+    for seed in range(400):
+        ev = evs[seed % len(evs)]
+        full = ev.delivery["batter"]  # the simulator's milestone says the surname, the feed's the full name
+        said = ev.context["milestone"].rsplit(" reaches", 1)[0]
+        for follow in (True, False):
+            text, shown = styles.render(random.Random(seed), ev, "cricinfo", names_follow=follow)
+            if ev.context["milestone"].split(" reaches")[-1] not in text or shown.batter in (None, full):
+                continue
+            if full.split(" ", 1)[-1] != shown.batter and full.endswith(said):  # an invented name
+                checked += follow
+                low = text.lower()  # a share of texts is typed in lower case
+                assert (f"{said} reaches".lower() not in low) == follow, (follow, text)
+                if follow:
+                    assert f"{shown.batter} reaches".lower() in low, text
+    assert checked >= 3

@@ -15,7 +15,18 @@ import pytest
 
 from device.commentary.delivery import read_text
 from device.commentary.events import Canonical
-from device.commentary.manner import BANNED, MAX_WORDS, check_reply, claims, contradicts, echo, fits, word_count
+from device.commentary.manner import (
+    BANNED,
+    MAX_WORDS,
+    check_reply,
+    claims,
+    contradicts,
+    echo,
+    fits,
+    miscast,
+    strangers,
+    word_count,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -213,3 +224,52 @@ def test_loose_out_caught_bowled_words_claim_no_wicket(reply):
     assert not any(c in ("wicket", "kind") for c, _ in claims(reply)), claims(reply)
     assert contradicts(reply, dot) is None
     assert contradicts("That is out.", dot) is not None  # a real claim still contradicts
+
+
+@pytest.mark.parametrize(
+    "reply,prompt,names",
+    [
+        ("Tight from Owls.", "Woakes to Guptill, no run", ["Owls"]),
+        ("Lovely, Guptill.", "woakes to guptill, four through cover", []),  # typed in lower case
+        ("Fifty for Roy.", "Roy reaches 50", []),
+        ("Well played, Root's.", "Root 100*", []),  # a possessive is the name
+        ("Careless. Out.", "Stokes c Smith b Cummins", []),  # "Out" opens a sentence
+        ("Good catch, Rickey.", "Carey takes it at slip", ["Rickey"]),
+        ("Starc goes big.", "Roy hits four", []),  # the opening word is not judged
+        ("", "anything", []),
+    ],
+)
+def test_strangers_are_names_the_prompt_does_not_hold(reply, prompt, names):
+    assert strangers(reply, prompt) == names
+
+
+BAIRSTOW_FACES_STARC = {"batter": "JM Bairstow", "bowler": "MA Starc"}
+
+
+@pytest.mark.parametrize(
+    "reply,event,names",
+    [
+        ("Tight from Bairstow.", Canonical("dot", **BAIRSTOW_FACES_STARC), ["Bairstow"]),
+        ("Tight from Starc.", Canonical("dot", **BAIRSTOW_FACES_STARC), []),
+        ("Lovely, Starc.", Canonical("four", **BAIRSTOW_FACES_STARC), ["Starc"]),
+        ("Starc goes big.", Canonical("six", **BAIRSTOW_FACES_STARC), ["Starc"]),  # the opening word too
+        ("Bairstow goes big.", Canonical("six", **BAIRSTOW_FACES_STARC), []),
+        ("Bairstow's day.", Canonical("four", **BAIRSTOW_FACES_STARC), []),
+        (
+            "Got him, Bairstow.",
+            Canonical("wicket", dismissal="bowled", player_out="JM Bairstow", **BAIRSTOW_FACES_STARC),
+            ["Bairstow"],
+        ),
+        (
+            "Good catch, Smith.",
+            Canonical("wicket", dismissal="caught", fielder="SPD Smith", **BAIRSTOW_FACES_STARC),
+            [],
+        ),
+        ("Dropped by Smith.", Canonical("dropped", fielder="Smith", **BAIRSTOW_FACES_STARC), []),
+        ("Wayward from Starc.", Canonical("wide", **BAIRSTOW_FACES_STARC), []),  # extras: nobody's part is judged
+        ("Tight from Ms.", Canonical("dot", **BAIRSTOW_FACES_STARC), []),  # initials name nobody
+        ("Tight from Curran.", Canonical("dot", batter="SM Curran", bowler="TK Curran"), []),  # either's part
+    ],
+)
+def test_miscast_names_a_person_in_a_part_they_did_not_play(reply, event, names):
+    assert miscast(reply, event) == names

@@ -4,13 +4,14 @@ uvicorn on a free port, the SmolLM2 GGUF through llama.cpp, httpx."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from device.commentary.render import ALL_KEYS
 from device.runtime.engine import Engine, EngineSettings
 from device.runtime.http.app import Settings, create_app
-from device.runtime.service import Sampling, line_key
+from device.runtime.service import Commentator, Sampling, line_key
 from tests.device.runtime.test_server import LiveServer, http
 
 FOUR = {
@@ -131,3 +132,34 @@ def test_metrics_count_draws_and_fallbacks(sampled):
     total2 = float(re.search(r"^suksham_commentary_draws_sum (\S+)$", after, re.M).group(1))
     assert count2 == count + 1 and 1 <= total2 - total <= SAMPLED.draws
     assert re.search(r"^suksham_commentary_fallbacks_total \S+$", after, re.M)
+
+
+class FirstDrawSays(Engine):
+    """The real engine, whose first draw's text is replaced by a given line (the rest are its own)."""
+
+    def __init__(self, settings, first: str):
+        super().__init__(settings)
+        self.first, self.calls = first, 0
+
+    def chat(self, messages, **kwargs):
+        self.calls += 1
+        real = super().chat(messages, **kwargs)
+        return replace(real, text=self.first) if self.calls == 1 else real
+
+
+def test_a_draw_that_names_someone_not_in_the_prompt_is_drawn_again(smollm2_gguf):
+    engine = FirstDrawSays(EngineSettings(model_path=smollm2_gguf, n_ctx=512, n_threads=2), "Tight from Owls.").load()
+    dot = {
+        "batter": "MJ Guptill",
+        "bowler": "CR Woakes",
+        "non_striker": "HM Nicholls",
+        "runs": {"batter": 0, "extras": 0, "total": 0},
+    }
+    got = Commentator(engine, sampling=SAMPLED).comment(delivery=dot, context={"over": 0, "ball": 2}, seed=5)
+    assert got.samples[0] == "Tight from Owls." and "stranger:Owls" in got.problems
+    assert got.draws >= 2 and got.text != "Tight from Owls."
+    # the same line naming the bowler the prompt holds is kept
+    engine.calls = 0
+    engine.first = "Tight from Woakes."
+    kept = Commentator(engine, sampling=SAMPLED).comment(delivery=dot, context={"over": 0, "ball": 2}, seed=5)
+    assert (kept.text, kept.draws, kept.problems) == ("Tight from Woakes.", 1, [])

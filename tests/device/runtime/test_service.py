@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from device.commentary.delivery import read_text
+from device.commentary.delivery import read_event, read_text
 from device.commentary.events import DISMISSAL_KINDS, OUTCOMES, Canonical
 from device.commentary.guard import clean_reply, fallback_line, guard, line_key, problems_with, safe_line, spare_lines
 
@@ -92,3 +92,23 @@ def test_clean_reply_takes_the_first_line_without_quotes():
     assert clean_reply('  "Marvellous."  \nAnd then some more') == "Marvellous."
     assert clean_reply("   ") == ""
     assert clean_reply("'Got him.'") == "Got him."
+
+
+def test_a_name_the_prompt_does_not_hold_is_replaced_when_the_guard_has_the_prompt():
+    prompt = "Outcome: dot\nWoakes to Guptill, no run, beaten outside off"
+    event = read_text(prompt.split("\n", 1)[1])
+    reply, problems = guard("Tight from Owls.", event, prompt=prompt)
+    assert "stranger:Owls" in problems and reply != "Tight from Owls."
+    assert guard("Tight from Woakes.", event, prompt=prompt) == ("Tight from Woakes.", [])
+    # without the prompt (a caller that has none) the name is not judged
+    assert guard("Tight from Owls.", event) == ("Tight from Owls.", [])
+
+
+def test_a_batter_named_as_the_bowler_is_replaced():
+    event = read_event(
+        delivery={"batter": "HM Nicholls", "bowler": "LE Plunkett", "runs": {"batter": 0, "extras": 0, "total": 0}},
+        context={},
+    )
+    reply, problems = guard("Tight from Nicholls.", event)
+    assert "miscast:Nicholls" in problems and reply != "Tight from Nicholls."
+    assert guard("Tight from Plunkett.", event) == ("Tight from Plunkett.", [])
