@@ -111,6 +111,7 @@ class TestHost:
         if Path("/sys/class/net", VETH).exists():
             raise RuntimeError(f"{VETH} exists: another e2e run (or a stale one) is using {MACHINE}; stop it first")
         _run(["cp", "-a", "--reflink=auto", str(rootfs), str(self.root)])
+        self._age_apt_lists()
         if self.arch == "arm64":
             self._adapt_to_qemu_user()
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.key)])
@@ -119,6 +120,17 @@ class TestHost:
         (ssh_dir / "authorized_keys").write_text(self.key.with_suffix(".pub").read_text())
         os.chmod(ssh_dir / "authorized_keys", 0o600)
         return self.boot(timeout)
+
+    def _age_apt_lists(self) -> None:
+        """Date the copy's apt lists a year back, as on a root cached long ago or a Pi not updated lately.
+
+        The host has no mirror, so any apt cache update in the playbook fails; with lists as fresh as a
+        rootfs built this morning, a cache_valid_time check would pass here and fail a day later (it did, on CI).
+        """
+        old = time.time() - 365 * 86400
+        for path in (self.root / "var/lib/apt/lists", self.root / "var/lib/apt/periodic/update-success-stamp"):
+            if path.exists():
+                os.utime(path, (old, old))
 
     def _adapt_to_qemu_user(self) -> None:
         """What the arm64 root needs to boot and serve under qemu-user, written before its first boot.
