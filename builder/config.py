@@ -127,7 +127,9 @@ class TrainConfig:
     method: str = _f("qlora", "qlora: 4-bit NF4 base + LoRA; lora: 16/32-bit base + LoRA", choices=("qlora", "lora"))
     device: str = _f("auto", "auto: cuda if available, else cpu", choices=("auto", "cpu", "cuda"))
     compute_dtype: str = _f(
-        "auto", "auto: bfloat16 on cuda, float32 on cpu", choices=("auto", "float32", "bfloat16", "float16")
+        "auto",
+        "auto: bfloat16 on cuda; on a cpu whichever of bfloat16 and float32 multiplies faster (timed once)",
+        choices=("auto", "float32", "bfloat16", "float16"),
     )
     bnb_quant_type: str = _f("nf4", "4-bit type for qlora", choices=("nf4", "fp4"))
     bnb_double_quant: bool = _f(True, "quantize the quantization constants too (less memory, same quality)")
