@@ -279,10 +279,6 @@ RADIO_RUNUP = [
     "{bowler}, round the wicket",
     "{bowler}, over the wicket to {batter}",
     "Now {bowler}",
-    "Back comes {bowler}",
-    "{bowler} from the far end",
-    "{bowler} steams in",
-    "{batter} waits, {bowler} bowls",
 ]
 RADIO_LENGTH = [
     "full",
@@ -297,211 +293,92 @@ RADIO_LENGTH = [
     "a slower one",
     "quicker, this one",
     "flighted",
-    "tossed up",
-    "banged in short",
-    "angled in",
-    "on off stump",
 ]
-# Share of radio texts without the run-up: commentary often opens on the ball or the outcome ("Big shout...").
-RADIO_NO_LEAD = 0.3
 RADIO = {
     "dot": {
-        "defended": [
-            "{batter} gets forward and defends",
-            "pushed back down the track, no run",
-            "solidly defended",
-            "bat and pad together, {batter} keeps it out",
-            "a dead bat from {batter}, no run",
-            "watchful from {batter}, played back to {bowler}",
-        ],
-        "left": [
-            "{batter} lets that one go",
-            "and {batter} shoulders arms",
-            "no stroke offered",
-            "{batter} watches it go by, off side",
-            "a leave, bat held high",
-            "left alone, nothing doing",
-        ],
-        "beaten": [
-            "and that's beaten {batter} all ends up",
-            "past the outside edge",
-            "beats the bat, no run",
-            "that jags away and {batter} is beaten",
-            "whistles past the edge, how did that miss",
-            "{batter} is beaten for pace, no run",
-        ],
-        "played and missed": [
-            "{batter} has a go and misses",
-            "a flash outside off, and nothing doing",
-            "{batter} swishes at it, and misses",
-            "a wild swing, and nothing but air",
-        ],
-        "blocked": [
-            "{batter} blocks it out",
-            "kept out, no run",
-            "{batter} smothers it",
-            "jammed down on it, no run",
-            "{batter} digs that one out",
-        ],
-        "straight to the fielder": [
-            "driven firmly, but straight to {pos}",
-            "hit hard, but {pos} has it, no run",
-            "a good stop at {pos}, no run",
-            "well struck, but it finds {pos}",
-        ],
+        "defended": ["{batter} gets forward and defends", "pushed back down the track, no run", "solidly defended"],
+        "left": ["{batter} lets that one go", "and {batter} shoulders arms", "no stroke offered"],
+        "beaten": ["and that's beaten {batter} all ends up", "past the outside edge", "beats the bat, no run"],
+        "played and missed": ["{batter} has a go and misses", "a flash outside off, and nothing doing"],
+        "blocked": ["{batter} blocks it out", "kept out, no run", "{batter} smothers it"],
+        "straight to the fielder": ["driven firmly, but straight to {pos}", "hit hard, but {pos} has it, no run"],
     },
     "runs": [
         "{batter} has {shot} that to {where}, and they'll take {n_word}",
         "{shot} away towards {where}, {n_word} taken",
         "placed wide of {where}, and they come through for {n_word}",
         "{batter} works it to {where}, they run {n_word}",
-        "found the gap at {where}, {n_word} to add",
-        "just a nudge to {where}, {n_word}",
-        "good running, {n_word} to {where}",
-        "{batter} keeps the board moving, {n_word} to {where}",
     ],
-    "runs_allrun": [
-        "and they've run four, all the way to {where}, no boundary",
-        "they run hard, four all run",
-        "the fielder cuts it off just short of the rope, they run four",
-    ],
+    "runs_allrun": ["and they've run four, all the way to {where}, no boundary", "they run hard, four all run"],
     "four": [
         "{batter} has {shot} that through {where}, and that's four",
         "{shot} beautifully, it races away to the {where} boundary",
         "and that's gone to the fence at {where}, four runs",
         "{batter} {shot} it, no need to run, that's four",
         "{shot} hard, the fielder gives chase, but that's four",
-        "{shot} through {where}, and nobody is stopping that, four",
-        "{batter} leans into it, {shot} past {where}, boundary",
-        "four more to {batter}, {shot} into the {where} fence",
-        "past the man at {where} in a flash, and that's four",
-        "boundary, {shot} through {where} by {batter}",
-        "the fielder at {where} can only watch it go, four",
-        "one bounce and into the rope at {where}, four",
     ],
     "four_edged": [
         "that's taken the edge, and it's away past slip for four",
         "edged, and it runs down to third man for four",
-        "a thick edge, it flies past the cordon, four",
-        "off the outside edge, wide of the slips, and away for four",
     ],
     "six": [
         "{batter} has {shot} that high over {where}, and it's six",
         "{shot}, and that's gone all the way, six runs",
         "up, up, and over the rope at {where}, six",
         "{batter} gets hold of that one, right out of the ground, six",
-        "{batter} makes room, {shot} over {where}, six",
-        "that's huge, {shot} way over {where}, six more",
-        "into the crowd at {where}, six",
-        "{shot} over {where}, and it lands well back, six",
-        "maximum, {batter} sends it sailing over {where}",
-        "six, {shot} high over the rope",
     ],
     "caught": [
         "{shot} in the air towards {where}, and {fielder} takes it, {batter} has to go",
         "that's up in the air, {fielder} underneath it, and it's caught",
         "{batter} goes for it, picks out {fielder} at {where}, and {batter} is out",
         "hit high to {where}, {fielder} settles under it and holds on",
-        "{batter} holes out to {where}, {fielder} takes the catch",
-        "skied, {fielder} comes round from {where} and takes it",
-        "{fielder} at {where} makes no mistake, caught",
-        "a top edge, {fielder} waits under it, and it's taken",
-        "straight down the throat of {fielder} at {where}, out",
-        "{batter} has found {fielder} at {where}, caught",
     ],
     "caught_keeper": [
         "that's found the edge, and {fielder} behind the stumps takes it, out",
         "a thin nick, and the keeper has it, {batter} walks",
-        "edged, and taken behind by {fielder}",
-        "{batter} feels for it, nicks it, caught behind",
-        "a faint edge, {fielder} gloves it, and {batter} is on {his} way",
     ],
     "caught and bowled": [
         "straight back to {bowler}, and {bowler} holds on, out",
         "a return catch, {bowler} takes it, {batter} is gone",
-        "{batter} hits it back at {bowler}, who clings on, out",
-        "caught and bowled, {bowler} takes a sharp one off {his} own bowling",
-        "a leading edge, and {bowler} dives forward for the return catch",
     ],
     "bowled": [
         "{batter} misses, and the stumps are broken, bowled",
         "through the gate, and that's bowled {him}",
         "that knocks back the off stump, {batter} is bowled",
         "and that's hit the stumps, {batter} has to go",
-        "clean bowled, the stumps are all over the place",
-        "{batter} plays down the wrong line, off stump gone",
-        "timber, {batter} is bowled",
-        "through {batter}'s defence, and the stumps rattle",
-        "the bails go flying, {batter} is bowled",
-        "an inside edge onto the stumps, {batter} has dragged it on",
-        "{batter} shoulders arms, and it takes the top of off",
     ],
     "lbw": [
         "rapped on the pad, a huge appeal, and given, {batter} is out lbw",
         "trapped on the crease, and given leg before",
         "hits {batter} on the pad, and the umpire gives {him} out",
-        "struck in front, the finger goes up, lbw",
-        "{batter} is hit on the pad, plumb in front, given out",
-        "pad first, the appeal, and the umpire raises the finger, lbw",
-        "low on the pad, in line, and {batter} is out leg before",
-        "a loud shout for lbw, and it's given",
     ],
     "stumped": [
         "{batter} dances down, is beaten, and {fielder} does the rest, stumped",
         "down the track, beaten by the turn, and stumped",
-        "{batter} is out of the crease, {fielder} has them off, stumped",
-        "beaten in the flight, {batter} is stranded, stumped",
-        "stumped, {fielder} quick as you like, {batter} well out of {his} ground",
-        "{batter} drags the back foot, and {fielder} is onto it, stumped",
     ],
     "run out": [
         "they go for the run, {fielder} fires it in, and {out} is short, run out",
         "{fielder} with the throw, and {out} is run out",
         "a terrible mix-up, and {out} is run out by a distance",
-        "direct hit from {fielder}, and {out} is well short",
-        "{out} is sent back, too late, {fielder} throws down the stumps",
-        "a quick single, but {fielder} hits the stumps, {out} has to go",
-        "{fielder} gathers and throws, {out} is short of the crease, run out",
     ],
-    "other_wicket": ["and {out} is out, {kind}", "{out} has to go, {kind}", "{out} is given out, {kind}"],
+    "other_wicket": ["and {out} is out, {kind}", "{out} has to go, {kind}"],
     "dropped": [
         "in the air to {where}, and {fielder} has dropped it",
         "that's a chance, and it's gone down, {batter} survives",
         "edged, {fielder} gets a hand to it but can't hold on, dropped",
-        "a chance, and {fielder} puts it down",
-        "{fielder} gets under it at {where}, and spills it",
-        "dropped, a simple one at {where}, {batter} lives on",
-        "a hard chance to {fielder}, and it goes to ground",
-        "put down by {fielder}, {batter} gets a life",
-        "in and out of {fielder}'s hands, dropped",
     ],
     "wide": [
         "that's drifted well down leg, and it's signalled wide",
         "too wide, and that's called a wide",
         "{bowler} sprays that one, wide",
         "and {bowler} loses the line, {n_wide}",
-        "{bowler} strays too far to leg, wide called",
-        "way outside off, and that's a wide",
-        "{n_wide}, {bowler} struggling with {his} line",
     ],
     "noball": [
         "and the umpire's arm is out, no ball",
         "{bowler} has overstepped, no ball called",
-        "front foot well over, no ball",
-        "no ball, {bowler} overstepping again",
     ],
-    "byes": [
-        "it beats everything, they run {n_bye}",
-        "the keeper misses it, and that's {n_bye}",
-        "past bat and keeper, {n_bye}",
-        "the keeper can't gather it, {n_bye} taken",
-    ],
-    "legbyes": [
-        "off the pad and away, they take {n_legbye}",
-        "hits {batter} on the thigh, {n_legbye}",
-        "deflected off the body, {n_legbye}",
-        "{batter} misses the flick, off the pads, {n_legbye}",
-    ],
+    "byes": ["it beats everything, they run {n_bye}", "the keeper misses it, and that's {n_bye}"],
+    "legbyes": ["off the pad and away, they take {n_legbye}", "hits {batter} on the thigh, {n_legbye}"],
 }
 
 _SHORT_SHOT = {
@@ -665,11 +542,8 @@ def render(rng: random.Random, ev, style: str, names_follow: bool = False) -> tu
     if style == "shorthand":
         f = dict(f, shot=_SHORT_SHOT.get(f["shot"], f["shot"]))
     if style == RADIO_STYLE:  # run-up, sometimes the length, then the outcome's clause
-        if rng.random() < RADIO_NO_LEAD:  # straight into the ball
-            tmpl = tmpl[4:] if tmpl.startswith("and ") else tmpl
-        else:
-            lead = rng.choice(RADIO_RUNUP) + (f", {rng.choice(RADIO_LENGTH)}" if rng.random() < 0.6 else "")
-            tmpl = f"{lead}, {tmpl}"
+        lead = rng.choice(RADIO_RUNUP) + (f", {rng.choice(RADIO_LENGTH)}" if rng.random() < 0.6 else "")
+        tmpl = f"{lead}, {tmpl}"
     text = tmpl.format(**f)
     if style == RADIO_STYLE:
         text = text[:1].upper() + text[1:]
