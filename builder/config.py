@@ -223,6 +223,11 @@ class ExportConfig:
     memory: int = _f(
         12, "serve_sampling: spoken lines of a match (by context.match_id) not to be said again", min=0, max=64
     )
+    guard_vocabulary: bool = _f(
+        False,
+        "write the training replies' words to the manifest (reply_vocabulary): the guard also judges a reply's "
+        "opening word, drawing again on one neither the prompt nor the training replies hold (issue 15)",
+    )
 
     def problems(self) -> list[str]:
         out = []

@@ -316,14 +316,14 @@ def manifest_fields(b: Build, export: dict, eval_summary: dict, has_curve: bool)
         "eval": eval_summary,
         "config": {"file": b.config_path.name, **b.cfg.to_dict()},
         "has_curve": has_curve,
-        **_serving_fields(b.cfg),
+        **_serving_fields(b.cfg, b.dir("data")),
     }
 
 
-def _serving_fields(cfg) -> dict:
+def _serving_fields(cfg, dataset_dir) -> dict:
     from builder.eval.variety import serving_fields
 
-    return serving_fields(cfg)
+    return serving_fields(cfg, dataset_dir)
 
 
 def _system_prompt() -> str:

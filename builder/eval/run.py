@@ -338,17 +338,21 @@ def evaluate_models(
     label="eval",
     base_dir=None,
     optional_quants=None,
+    dataset_dir=None,
 ) -> tuple[dict, dict]:
     """Run every model on `events`, score and gate them: (report, rows_by_model).
 
     `base_dir`: the base's 16-bit Hugging Face copy, for its reference loss beside the merged model's.
     `optional_quants`: names among `extra_ggufs` that the bundle ships (issue 19): each also gets the
     server's guard over its replies and is gated at the served quant's thresholds.
+    `dataset_dir`: the data the model was trained on, for the guard's reply vocabulary when the config asks
+    for one (export.guard_vocabulary), as the bundle's server will have it.
     """
     from builder.eval.models import EnginePool, GGUFReplier, HFReplier, quant_divergence
 
     ecfg = _eval_cfg(cfg)
     notes = list(notes or [])
+    vocabulary = _served_vocabulary(cfg, dataset_dir)
     pool = EnginePool(n_ctx=ecfg.n_ctx, threads=ecfg.threads)
     torch_threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     try:
@@ -370,13 +374,13 @@ def evaluate_models(
         replies, truncated, seconds = run_models(events, repliers, label)
         extra = {name: {"seconds": round(seconds[name], 2)} for name in repliers}
         extra[SERVED]["path"] = str(gguf)
-        replies[GUARDED], replaced = guarded_replies(events, replies[SERVED])
+        replies[GUARDED], replaced = guarded_replies(events, replies[SERVED], vocabulary)
         truncated[GUARDED] = [False] * len(events)  # the guard's line stands whole
         extra[SERVED]["guarded_share"] = sum(replaced) / len(replaced) if replaced else None
         extra[GUARDED] = {"seconds": 0.0, "runtime": "the server's manner guard over the q4_k_m replies"}
         optional = [q.lower() for q in optional_quants or [] if q.lower() in replies]
         for name in optional:  # what /v1/commentary returns when this quant is served
-            replies[f"{name}+guard"], replaced = guarded_replies(events, replies[name])
+            replies[f"{name}+guard"], replaced = guarded_replies(events, replies[name], vocabulary)
             truncated[f"{name}+guard"] = [False] * len(events)
             extra[name]["guarded_share"] = sum(replaced) / len(replaced) if replaced else None
             extra[f"{name}+guard"] = {"seconds": 0.0, "runtime": f"the server's manner guard over the {name} replies"}
@@ -404,7 +408,7 @@ def evaluate_models(
             extra["base-zero-shot"]["loss"] = base_hf.reference_loss(refs)
         variety = None
         if getattr(ecfg, "variety", False):  # issue 15: the served sampling, whole matches, sampled Q4 vs F16
-            variety = _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label)
+            variety = _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label, dataset_dir)
         quantization = None
         if f16_gguf is not None and ecfg.kl_events > 0:  # before the gate, whose KL threshold reads it
             forced = [e for e in events if e.reference] or events
@@ -433,13 +437,22 @@ def evaluate_models(
             sys.modules["torch"].set_num_threads(torch_threads)
 
 
-def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label) -> dict:
+def _served_vocabulary(cfg, dataset_dir) -> frozenset:
+    """The reply vocabulary the bundle's guard will have (empty unless export.guard_vocabulary)."""
+    if cfg is None or dataset_dir is None or not getattr(getattr(cfg, "export", None), "guard_vocabulary", False):
+        return frozenset()
+    from builder.eval.variety import served_sampling
+
+    return served_sampling(cfg, dataset_dir).vocabulary
+
+
+def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label, dataset_dir=None) -> dict:
     """Adds SAMPLED (what /v1/commentary returns under the bundle's sampling) to `replies`; returns the
     replayed matches' variety and the sampled Q4 vs F16 rates (builder.eval.variety)."""
     from builder.eval.variety import evaluate_variety, raw_sampled, sampled_rates, served_replies, served_sampling
     from device.runtime.service import Commentator
 
-    sampling = served_sampling(cfg)
+    sampling = served_sampling(cfg, dataset_dir)
     start = time.perf_counter()
     commentator = Commentator(pool.get(gguf), sampling=sampling)
     replies[SAMPLED], stats = served_replies(commentator, events)
@@ -460,10 +473,13 @@ def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg,
     return out
 
 
-def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[str], list[bool]]:
+def guarded_replies(
+    events: list[EvalEvent], replies: list[str], vocabulary: frozenset = frozenset()
+) -> tuple[list[str], list[bool]]:
     """What /v1/commentary would return for each reply, and whether its guard replaced it.
 
-    The guard reads the event with the prompt module, as the server does, not the hand label.
+    The guard reads the event with the prompt module, as the server does, not the hand label, and has the
+    bundle's reply `vocabulary` as the server does (empty: none).
     """
     from device.commentary.delivery import read_event
     from device.commentary.events import EventError
@@ -480,7 +496,7 @@ def guarded_replies(events: list[EvalEvent], replies: list[str]) -> tuple[list[s
             replaced.append(False)
             continue
         prompt = "\n".join(m["content"] for m in ev.messages() if m["role"] == "user")  # as the server sees it
-        text, problems = guard(reply, seen, event_text=ev.text, prompt=prompt)
+        text, problems = guard(reply, seen, event_text=ev.text, prompt=prompt, vocabulary=vocabulary or None)
         out.append(text)
         replaced.append(bool(problems))
     return out, replaced
@@ -545,6 +561,7 @@ def evaluate_bundle_dir(
         label="build eval",
         base_dir=base_dir,
         optional_quants=optional_quants,
+        dataset_dir=dataset_dir,
     )
     if checkpoints is None and train_dir is not None and ecfg.score_checkpoints:
         checkpoints = find_checkpoints(train_dir)

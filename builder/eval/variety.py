@@ -293,9 +293,13 @@ def served_replies(commentator, events) -> tuple[list[str], dict]:
     return out, {"mean_draws": draws / n, "fallback_share": fallbacks / n}
 
 
-def serving_fields(cfg) -> dict:
+def serving_fields(cfg, dataset_dir=None) -> dict:
     """issue 15: how /v1/commentary decodes this bundle (device.runtime.service.Sampling.from_manifest reads it)
-    and which context keys its prompts show; nothing for a default build, whose server stays greedy."""
+    and which context keys its prompts show; nothing for a default build, whose server stays greedy.
+
+    `dataset_dir`: the data the bundle was trained on, whose replies' words are its `reply_vocabulary` when
+    `export.guard_vocabulary` asks for one (builder.data.vocabulary); without it there is none (the build
+    always passes its data)."""
     from device.commentary.render import ALL_KEYS
 
     out: dict = {}
@@ -311,14 +315,19 @@ def serving_fields(cfg) -> dict:
         }
     if cfg.data.variety:
         out["context_keys"] = sorted(ALL_KEYS)
+    if e.guard_vocabulary and dataset_dir is not None:
+        from builder.data.vocabulary import load_reply_vocabulary
+
+        out["reply_vocabulary"] = load_reply_vocabulary(dataset_dir)
     return out
 
 
-def served_sampling(cfg):
-    """The Sampling a bundle built from `cfg` gets (device.runtime.service reads the same manifest fields)."""
+def served_sampling(cfg, dataset_dir=None):
+    """The Sampling a bundle built from `cfg` (and trained on `dataset_dir`) gets: device.runtime.service reads
+    the same manifest fields."""
     from device.runtime.service import Sampling
 
-    return Sampling.from_manifest(serving_fields(cfg))
+    return Sampling.from_manifest(serving_fields(cfg, dataset_dir))
 
 
 # ---------------------------------------------------------------- reading 100 replies
@@ -333,6 +342,12 @@ def main(argv=None) -> int:
         type=Path,
         help="with --model (a candidate that failed its gate has no manifest): the build config whose sampling "
         "and context keys a bundle built from it would serve",
+    )
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        help="with --config: the dataset the model was trained on (BUILD.build/data), for the guard's reply "
+        "vocabulary when the config asks for one (export.guard_vocabulary)",
     )
     parser.add_argument("--match", type=Path, default=REAL_MATCHES / REAL_MATCH_FILES[1], help="a Cricsheet JSON")
     parser.add_argument("--simulated", action="store_true", help="the simulated ODI instead of --match")
@@ -352,11 +367,22 @@ def main(argv=None) -> int:
 
     if args.config is not None and args.bundle is not None:
         parser.error("--config is for --model: a bundle's manifest already says how it is served")
+    if args.dataset is not None and args.config is None:
+        parser.error("--dataset goes with --config")
     path, n_ctx, bundle, _ = resolve_model(args.bundle, args.model)
     if args.config is not None:
         from builder.config import load_config
 
-        sampling = served_sampling(load_config(args.config))
+        cfg = load_config(args.config)
+        if cfg.export.guard_vocabulary and args.dataset is None:
+            print(
+                "note: no --dataset, so the guard has no reply vocabulary (opening words are not judged)",
+                file=sys.stderr,
+            )
+        try:
+            sampling = served_sampling(cfg, args.dataset)
+        except FileNotFoundError as exc:
+            parser.error(str(exc))
     else:
         sampling = Sampling.from_manifest(bundle.manifest if bundle else None)
     overrides = {k: v for k, v in (("temperature", args.temperature), ("draws", args.draws)) if v is not None}

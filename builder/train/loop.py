@@ -33,7 +33,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from builder.config import BuildConfig, TrainConfig, deciding
@@ -117,6 +117,20 @@ def cpu_bf16_is_faster() -> bool:
         return min(times)
 
     return best(torch.bfloat16) < best(torch.float32)
+
+
+CPU_COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def rank0_compute_dtype(mine: str) -> str:
+    """Rank 0's CPU compute dtype, given this rank's own choice (one of CPU_COMPUTE_DTYPES), over the process
+    group: `auto` times a matmul on each rank's CPU, and ranks on different CPUs could choose differently."""
+    import torch
+    import torch.distributed as dist
+
+    choice = torch.tensor([CPU_COMPUTE_DTYPES.index(mine)])
+    dist.broadcast(choice, src=0)
+    return CPU_COMPUTE_DTYPES[int(choice.item())]
 
 
 def count_linear4bit(model) -> int:
@@ -411,9 +425,11 @@ def train(
     val_seqs = pack(val_ex[: tc.max_val_examples], tc.seq_len, tc.pack, seed=0)
 
     dtype_name = str(resolve_dtype(tc, device)).removeprefix("torch.")  # what `auto` chose, for the log and result
+    if world > 1 and tc.compute_dtype == "auto" and not device.startswith("cuda"):
+        dtype_name = rank0_compute_dtype(dtype_name)  # each rank timed its own CPU: they must train alike
     if main_rank and tc.compute_dtype == "auto":
         print(f"train: compute_dtype auto -> {dtype_name}", flush=True)
-    model = load_for_training(tc, base_dir, device)
+    model = load_for_training(replace(tc, compute_dtype=dtype_name), base_dir, device)
     n4 = count_linear4bit(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=tc.learning_rate, weight_decay=tc.weight_decay)

@@ -85,25 +85,37 @@ def safe_line(event: Canonical) -> str:
     return SAFE_LINES.get(event.outcome, "")
 
 
-def problems_with(reply: str, event: Canonical, event_text: str | None = None, prompt: str | None = None) -> list[str]:
+def problems_with(
+    reply: str,
+    event: Canonical,
+    event_text: str | None = None,
+    prompt: str | None = None,
+    vocabulary: frozenset[str] | None = None,
+) -> list[str]:
     """Everything wrong with a reply: the manner checks, "unfit" when it is no apt reaction, "miscast:<name>"
     for a person named in a part they did not play, and with `prompt` (what the model was shown)
-    "stranger:<name>" for a name the prompt does not hold."""
+    "stranger:<name>" for a name the prompt does not hold; with a `vocabulary` (the bundle's
+    `reply_vocabulary`) also for an opening word that neither holds (manner.strangers)."""
     problems = manner.check_reply(reply, event, event_text=event_text)
     if not manner.fits(reply, event):
         problems.append("unfit")
     problems += [f"miscast:{name}" for name in manner.miscast(reply, event)]
     if prompt is not None:
-        problems += [f"stranger:{name}" for name in manner.strangers(reply, prompt)]
+        problems += [f"stranger:{name}" for name in manner.strangers(reply, prompt, vocabulary)]
     return problems
 
 
 def guard(
-    raw: str, event: Canonical, event_text: str | None = None, prompt: str | None = None
+    raw: str,
+    event: Canonical,
+    event_text: str | None = None,
+    prompt: str | None = None,
+    vocabulary: frozenset[str] | None = None,
 ) -> tuple[str, list[str]]:
-    """The reply to send and the problems found in the model's own reply (`prompt`: see problems_with)."""
+    """The reply to send and the problems found in the model's own reply (`prompt`, `vocabulary`: see
+    problems_with)."""
     reply = clean_reply(raw)
-    problems = problems_with(reply, event, event_text, prompt)
+    problems = problems_with(reply, event, event_text, prompt, vocabulary)
     if not problems:
         return reply, []
     return fallback_line(event, event_text), problems

@@ -986,23 +986,48 @@ def echo(reply: str, event_text: str, names: tuple[str, ...] = ()) -> bool:
 _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 
 
-def strangers(reply: str, prompt: str) -> list[str]:
+def word_key(word: str) -> str:
+    """How a word is looked up: lower case, a possessive dropped ("Root's" is root)."""
+    return re.sub(r"['’]s$", "", word).lower()
+
+
+def word_keys(text: str) -> list[str]:
+    """The `word_key` of every word of `text`, in order."""
+    return [word_key(w) for w in _NAME_WORD.findall(text or "")]
+
+
+def _known(key: str, words) -> bool:
+    """`key` or its singular ("Edges" beside "edge") is in `words`."""
+    return key in words or (key.endswith("s") and (key[:-1] in words or (key.endswith("es") and key[:-2] in words)))
+
+
+def strangers(reply: str, prompt: str, vocabulary: frozenset[str] | set[str] | None = None) -> list[str]:
     """Names in the reply that its prompt does not hold: "Tight from Owls." to a prompt about Woakes.
 
     A name here is a capitalised word that does not open the reply or a sentence of it ("Careless. Out."
     opens one); the prompt is matched without regard to case (typed prompts come in lower case) and a
-    possessive is the name ("Root's day" names Root). A word that opens the reply is not judged: without a
-    vocabulary it cannot be told from "Marvellous.", so "Starc goes big." passes."""
-    known = {w.lower() for w in _NAME_WORD.findall(prompt or "")}
+    possessive is the name ("Root's day" names Root).
+
+    An opening word is judged only with a `vocabulary`, the words of the bundle's training replies
+    (`word_key`s, people's names left out: builder.data.vocabulary): it is a stranger when neither the prompt
+    nor the vocabulary holds it, so "Starc goes big." to a ball of Roy's and Woakes's, or an invented
+    "Slogan.", is drawn again while "Marvellous." passes. Without one it passes, as it always did."""
+    known = {w.lower() for w in _NAME_WORD.findall(prompt or "")} | set(word_keys(prompt))
     found = []
     for m in _NAME_WORD.finditer(reply or ""):
         word = m.group(0)
-        before = reply[: m.start()].rstrip()
-        if not word[0].isupper() or not before or before[-1] in ".?!:;":
+        if not word[0].isupper():
             continue
-        name = re.sub(r"['’]s$", "", word).lower()
-        if name not in known and word.lower() not in known:
-            found.append(word)
+        before = reply[: m.start()].rstrip()
+        opens = not before or before[-1] in ".?!:;"
+        if opens and not vocabulary:
+            continue
+        name = word_key(word)
+        if name in known or word.lower() in known or (opens and _known(name, known)):
+            continue
+        if opens and _known(name, vocabulary):
+            continue
+        found.append(word)
     return found
 
 
@@ -1034,7 +1059,7 @@ def miscast(reply: str, event: Canonical) -> list[str]:
     found = []
     for m in _NAME_WORD.finditer(reply):
         word = m.group(0)
-        roles = people.get(re.sub(r"['’]s$", "", word).lower()) or people.get(word.lower())
+        roles = people.get(word_key(word)) or people.get(word.lower())
         if word[0].isupper() and roles and not roles & allowed:
             found.append(word)
     return found

@@ -34,7 +34,9 @@ class Sampling:
     before issue 15 gets (its manifest has no `sampling`), so its replies do not change.
 
     `draws`: samples the guard may check per reply before the plain line; `memory`: spoken lines of a match
-    (by `context.match_id`) that may not be said again; `context_keys`: what the bundle's prompts show."""
+    (by `context.match_id`) that may not be said again; `context_keys`: what the bundle's prompts show;
+    `vocabulary`: the words of the bundle's training replies (manifest `reply_vocabulary`), against which the
+    guard also judges a reply's opening word (device.commentary.manner.strangers); empty: not judged."""
 
     temperature: float = 0.0
     top_p: float = 1.0
@@ -44,6 +46,7 @@ class Sampling:
     memory: int = 0
     memory_matches: int = MEMORY_MATCHES
     context_keys: frozenset = field(default=LEGACY_KEYS)
+    vocabulary: frozenset = field(default=frozenset(), repr=False)
 
     def __post_init__(self):
         checks = (
@@ -64,23 +67,30 @@ class Sampling:
 
     @classmethod
     def from_manifest(cls, manifest: dict | None) -> Sampling:
-        """The bundle's decoding: its manifest's `sampling` table and `context_keys` list; greedy without them."""
+        """The bundle's decoding: its manifest's `sampling` table and its `context_keys` and `reply_vocabulary`
+        lists; greedy, with no vocabulary, without them."""
         manifest = manifest or {}
         table = manifest.get("sampling") or {}
         if not isinstance(table, dict):
             raise ValueError(f"manifest sampling must be an object, got {type(table).__name__}")
-        names = {f.name for f in fields(cls)} - {"context_keys"}
+        names = {f.name for f in fields(cls)} - {"context_keys", "vocabulary"}
         kwargs = {k: v for k, v in table.items() if k in names}
-        keys = manifest.get("context_keys")
-        if keys is not None:
-            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-                raise ValueError("manifest context_keys must be a list of key names")
-            kwargs["context_keys"] = frozenset(keys)
+        for key, name, what in (
+            ("context_keys", "context_keys", "key names"),
+            ("reply_vocabulary", "vocabulary", "words"),
+        ):
+            listed = manifest.get(key)
+            if listed is not None:
+                if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+                    raise ValueError(f"manifest {key} must be a list of {what}")
+                kwargs[name] = frozenset(listed)
         return cls(**kwargs)
 
     def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        """For reports: the vocabulary as its size (`vocabulary_words`), not its words."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "vocabulary"}
         d["context_keys"] = sorted(self.context_keys)
+        d["vocabulary_words"] = len(self.vocabulary)
         return d
 
 
@@ -219,7 +229,11 @@ class Commentator:
             completions.append(completion)
             candidate = clean_reply(completion.text)
             samples.append(candidate)
-            problems = problems_with(candidate, event, event_text=text, prompt=prompt) if self.use_guard else []
+            problems = (
+                problems_with(candidate, event, event_text=text, prompt=prompt, vocabulary=sampling.vocabulary)
+                if self.use_guard
+                else []
+            )
             if self.use_guard and candidate and line_key(candidate) in recent:
                 problems.append("repeated")
             if first_problems is None:

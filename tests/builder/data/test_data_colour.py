@@ -3,6 +3,7 @@ the match feed's context keys all taught, silence only where it belongs."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -10,6 +11,7 @@ import pytest
 
 from builder.data import colour
 from builder.data.dataset import build
+from builder.data.vocabulary import load_reply_vocabulary, reply_vocabulary
 from device.commentary import manner
 from device.commentary.delivery import CONTEXT_TYPES
 from device.commentary.events import Canonical
@@ -298,3 +300,38 @@ def test_a_milestone_in_the_text_names_the_batter_as_the_text_does():
                 if follow:
                     assert f"{shown.batter} reaches".lower() in low, text
     assert checked >= 3
+
+
+def _rows(examples):
+    return [json.loads(ex.to_json()) for ex in examples]
+
+
+def test_the_reply_vocabulary_passes_the_data_and_leaves_out_its_people(tmp_path):
+    """builder.data.vocabulary, on the colour build's own data (seed 1234, full size): every spoken pair it was
+    read from passes the guard's name check with it, and all but 1% of the test split's, whose lines the
+    train split does not hold ("Eighth wicket falls." is one that fails); the simulator's people are not in it.
+    At a third of the size 6.5% of the test split failed: the vocabulary needs the whole training set."""
+    data = build(1234, 1.0, variety=True)
+    vocabulary = frozenset(reply_vocabulary(_rows(data["train"] + data["val"])))
+    assert {"marvellous", "four", "morning"} <= vocabulary and "slogan" not in vocabulary
+    for split, most in (("train", 0), ("val", 0), ("test", 0.01)):
+        spoken = [ex for ex in data[split] if ex.messages[-1]["content"]]
+        flagged = [
+            (ex.messages[-1]["content"], found)
+            for ex in spoken
+            if (found := manner.strangers(ex.messages[-1]["content"], ex.messages[1]["content"], vocabulary))
+        ]
+        assert len(flagged) <= most * len(spoken), (split, flagged[:5])
+    people = {
+        k
+        for ex in data["train"]
+        for role in ("batter", "bowler", "fielder", "player_out")
+        for k in manner.word_keys(ex.meta["canonical"].get(role) or "")
+    }
+    assert len(people & vocabulary) <= 0.02 * len(people), sorted(people & vocabulary)[:20]
+    # the same list read back from a written dataset folder
+    for name, split in (("train.jsonl", "train"), ("val.jsonl", "val")):
+        (tmp_path / name).write_text("".join(ex.to_json() + "\n" for ex in data[split]), encoding="utf-8")
+    assert frozenset(load_reply_vocabulary(tmp_path)) == vocabulary
+    with pytest.raises(FileNotFoundError, match="train.jsonl is missing"):
+        load_reply_vocabulary(tmp_path / "nowhere")

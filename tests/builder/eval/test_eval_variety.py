@@ -178,7 +178,7 @@ def test_printing_replies_of_a_candidate_served_as_its_config_would(smollm2_gguf
     colour = "builder/configs/benaud-smollm2-135m-colour.yaml"
     assert variety.main(["--model", str(smollm2_gguf), "--config", colour, "--threads", "1", "-n", "3"]) == 0
     err = capsys.readouterr().err
-    assert "'temperature': 0.5" in err and "'runs_needed'" in err and "'match_id'" in err
+    assert "'temperature': 0.3" in err and "'runs_needed'" in err and "'match_id'" in err
     with pytest.raises(SystemExit):
         variety.main(["--bundle", "x", "--config", colour])
 
@@ -191,7 +191,7 @@ def test_the_colour_config_serves_sampling_and_the_default_stays_greedy():
     colour = load_config("builder/configs/benaud-smollm2-135m-colour.yaml")
     fields = variety.serving_fields(colour)
     s = variety.served_sampling(colour)
-    assert (s.temperature, s.draws, s.memory, s.context_keys) == (0.5, 4, 12, ALL_KEYS)
+    assert (s.temperature, s.draws, s.memory, s.context_keys) == (0.3, 4, 12, ALL_KEYS)
     params = modelfile_parameters(colour.export)  # the Modelfile carries the same values
     assert {k: params[k] for k in ("temperature", "top_k", "top_p", "min_p")} == {
         k: fields["sampling"][k] for k in ("temperature", "top_k", "top_p", "min_p")
@@ -199,6 +199,32 @@ def test_the_colour_config_serves_sampling_and_the_default_stays_greedy():
     default = load_config("builder/configs/benaud-smollm2-135m.yaml")
     assert variety.serving_fields(default) == {}
     assert variety.served_sampling(default).temperature == 0.0
+
+
+def test_a_config_with_guard_vocabulary_serves_its_training_replies_words(tmp_path, smollm2_gguf, capsys):
+    from builder.config import load_config
+    from builder.data.dataset import write_dataset
+
+    colour = load_config("builder/configs/benaud-smollm2-135m-colour.yaml")
+    assert colour.export.guard_vocabulary
+    write_dataset(tmp_path, 7, scale=0.1, variety=True)
+    fields = variety.serving_fields(colour, tmp_path)
+    assert "marvellous" in fields["reply_vocabulary"] and fields["reply_vocabulary"] == sorted(
+        fields["reply_vocabulary"]
+    )
+    assert variety.served_sampling(colour, tmp_path).vocabulary == frozenset(fields["reply_vocabulary"])
+    assert "reply_vocabulary" not in variety.serving_fields(colour)  # no data given, no list
+    default = load_config("builder/configs/benaud-smollm2-135m.yaml")
+    assert variety.serving_fields(default, tmp_path) == {}  # the default bundle's manifest is unchanged
+    # reading replies of a candidate: --dataset gives it the vocabulary its bundle would have
+    colour_yaml = "builder/configs/benaud-smollm2-135m-colour.yaml"
+    args = ["--model", str(smollm2_gguf), "--config", colour_yaml, "--threads", "1", "-n", "2"]
+    assert variety.main([*args, "--dataset", str(tmp_path)]) == 0
+    assert f"'vocabulary_words': {len(fields['reply_vocabulary'])}" in capsys.readouterr().err
+    assert variety.main(args) == 0
+    assert "no --dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        variety.main(["--model", str(smollm2_gguf), "--dataset", str(tmp_path)])  # --dataset goes with --config
 
 
 def test_the_kl_measured_in_the_eval_reaches_the_gate():

@@ -429,6 +429,18 @@ def test_build_gate_refuses_missing_inputs_with_the_fix(tmp_path):
         evaluate.evaluate_bundle_dir(tmp_path, None, merged_dir=tmp_path / "gone")
 
 
+def test_the_guarded_replies_have_the_bundles_reply_vocabulary_as_the_server_does(heldout):
+    """With a reply vocabulary (export.guard_vocabulary) an opening word it lacks is replaced, as the server
+    draws again on it; without one it is kept, as before."""
+    fours = [e for e in heldout if e.label.get("outcome") == "four"][:3]
+    assert fours
+    _, kept = evaluate.guarded_replies(fours, ["Slogan." for _ in fours])
+    _, replaced = evaluate.guarded_replies(fours, ["Slogan." for _ in fours], frozenset({"lovely"}))
+    assert not any(kept) and all(replaced)
+    _, kept = evaluate.guarded_replies(fours, ["Lovely." for _ in fours], frozenset({"lovely"}))
+    assert not any(kept)
+
+
 def test_gate_judges_the_guarded_replies_and_caps_the_guard_share(heldout):
     """The listener gets the guard's output; the model must not lean on the guard for everything."""
     from builder.eval.report import GUARDED

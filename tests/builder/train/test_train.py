@@ -173,6 +173,36 @@ def test_auto_compute_dtype_takes_the_faster_matmul_on_a_cpu(monkeypatch):
         assert loop.resolve_dtype(TrainConfig(compute_dtype="float32"), "cpu") == torch.float32
 
 
+def _agree_on_the_dtype(rank: int, world: int, port: int, out: str) -> None:
+    """One rank of test_ranks_take_rank_0s_compute_dtype: each rank offers a different dtype."""
+    import torch.distributed as dist
+
+    from builder.train import loop
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        mine = loop.CPU_COMPUTE_DTYPES[(rank + 1) % 2]  # rank 0 offers bfloat16, rank 1 float32
+        with open(os.path.join(out, f"rank{rank}"), "w") as fh:
+            fh.write(loop.rank0_compute_dtype(mine))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_take_rank_0s_compute_dtype(tmp_path):
+    """`auto` under torchrun on CPUs: every rank times its own CPU, so two ranks could choose differently; the
+    real gloo broadcast hands every rank rank 0's choice."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(_agree_on_the_dtype, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    assert [(tmp_path / f"rank{r}").read_text() for r in (0, 1)] == ["bfloat16", "bfloat16"]
+
+
 def _adapter_tensors(path):
     from safetensors.torch import load_file
 
@@ -314,9 +344,10 @@ def _torchrun(tmp_path, base, train_yaml: str, nproc: int = 2):
 
 @pytest.mark.slow
 def test_two_processes_with_torchrun_on_cpu(tmp_path, tiny_llama):
-    """The distributed path (DDP, sharded batches, rank-0 writes) on the CPU's gloo backend."""
-    result = _torchrun(tmp_path, tiny_llama, "device: cpu, compute_dtype: float32")
+    """The distributed path (DDP, sharded batches, rank-0 writes, rank 0's `auto` dtype) on the CPU's gloo backend."""
+    result = _torchrun(tmp_path, tiny_llama, "device: cpu, compute_dtype: auto")
     assert result["hyperparameters"]["world_size"] == 2 and result["last_step"] == 4
+    assert result["hyperparameters"]["resolved_compute_dtype"] in ("float32", "bfloat16")
     rows = [json.loads(x) for x in open(result["log_path"])]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]  # one writer: no duplicated lines
     assert 9 < rows[0]["loss"] < 12  # the whole step's loss (both ranks), ~ln(49152) for a random model

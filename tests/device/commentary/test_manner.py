@@ -243,6 +243,28 @@ def test_strangers_are_names_the_prompt_does_not_hold(reply, prompt, names):
     assert strangers(reply, prompt) == names
 
 
+TAUGHT = frozenset({"marvellous", "careless", "out", "class", "edge", "good", "catch", "well", "played"})
+
+
+@pytest.mark.parametrize(
+    "reply,prompt,names",
+    [
+        ("Starc goes big.", "Roy hits four", ["Starc"]),  # an opening name that is no one of the ball
+        ("Slogan.", "Roy hits four", ["Slogan"]),  # an invented word
+        ("Marvellous.", "Roy hits four", []),  # taught
+        ("Careless. Out.", "Stokes c Smith b Cummins", []),  # both sentences open with taught words
+        ("Careless. Strawed.", "Stokes c Smith b Cummins", ["Strawed"]),
+        ("Roy's day.", "Roy hits four", []),  # the prompt holds it
+        ("Edges.", "Roy hits four", []),  # a plural of a taught word
+        ("Reverses.", "Buttler reverse sweeps for four", []),  # the prompt's word, with an s
+        ("Good catch, Rickey.", "Carey takes it at slip", ["Rickey"]),  # names inside the reply as before
+        ("Class from Root.", "root drives, four", []),
+    ],
+)
+def test_with_a_vocabulary_the_opening_word_is_judged_too(reply, prompt, names):
+    assert strangers(reply, prompt, TAUGHT) == names
+
+
 BAIRSTOW_FACES_STARC = {"batter": "JM Bairstow", "bowler": "MA Starc"}
 
 

@@ -163,3 +163,19 @@ def test_a_draw_that_names_someone_not_in_the_prompt_is_drawn_again(smollm2_gguf
     engine.first = "Tight from Woakes."
     kept = Commentator(engine, sampling=SAMPLED).comment(delivery=dot, context={"over": 0, "ball": 2}, seed=5)
     assert (kept.text, kept.draws, kept.problems) == ("Tight from Woakes.", 1, [])
+
+
+def test_with_a_reply_vocabulary_an_opening_word_no_one_taught_is_drawn_again(smollm2_gguf):
+    """A bundle with `reply_vocabulary` (export.guard_vocabulary): "Slogan." opens with a word neither the
+    training replies nor the prompt hold, so the guard draws again; "Marvellous." is in the vocabulary and
+    stays, and without a vocabulary "Slogan." stays too, as before."""
+    engine = FirstDrawSays(EngineSettings(model_path=smollm2_gguf, n_ctx=512, n_threads=2), "Slogan.").load()
+    taught = replace(SAMPLED, vocabulary=frozenset({"marvellous", "four", "lovely", "shot"}))
+    event = "Starc to Kohli, FOUR, driven through cover"
+    got = Commentator(engine, sampling=taught).comment(text=event, seed=5)
+    assert got.samples[0] == "Slogan." and "stranger:Slogan" in got.problems
+    assert got.draws >= 2 and got.text != "Slogan."
+    for line, sampling in (("Marvellous.", taught), ("Slogan.", SAMPLED)):
+        engine.calls, engine.first = 0, line
+        kept = Commentator(engine, sampling=sampling).comment(text=event, seed=5)
+        assert (kept.text, kept.draws, kept.problems) == (line, 1, [])

@@ -44,6 +44,15 @@ def test_a_bad_sampling_table_is_refused(table):
         Sampling.from_manifest({"sampling": table})
 
 
+def test_the_manifest_reply_vocabulary_reaches_the_guard_and_reports_give_its_size():
+    s = Sampling.from_manifest({"reply_vocabulary": ["marvellous", "lovely"]})
+    assert s.vocabulary == frozenset({"marvellous", "lovely"})
+    assert s.to_dict()["vocabulary_words"] == 2 and "vocabulary" not in s.to_dict()
+    assert Sampling.from_manifest({}).vocabulary == frozenset()
+    with pytest.raises(ValueError, match="reply_vocabulary must be a list of words"):
+        Sampling.from_manifest({"reply_vocabulary": "marvellous"})
+
+
 def test_unknown_taught_keys_are_refused():
     with pytest.raises(ValueError, match="context_keys"):
         Sampling.from_manifest({"context_keys": ["over", "crowd_noise"]})
