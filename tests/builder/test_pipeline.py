@@ -111,6 +111,23 @@ def test_tiny_build_makes_a_bundle_the_device_accepts(built):
 
 
 @pytest.mark.slow
+def test_a_build_with_guard_vocabulary_seals_its_training_replies_words(built):
+    """export.guard_vocabulary: the manifest lists the training replies' words and the server's Sampling reads
+    them; the default build's manifest has no list."""
+    from builder.data.vocabulary import load_reply_vocabulary
+    from device.runtime.service import Sampling
+
+    assert "reply_vocabulary" not in verify_bundle(built["out"]).manifest
+    cfg = tiny_config(built["tmp"], built["base"], built["tmp"] / "dataset", **{"export.guard_vocabulary": True})
+    out = built["tmp"] / "bundle-vocabulary"
+    result = CliRunner().invoke(cli, ["build", "--config", str(cfg), "--out", str(out)])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    m = verify_bundle(out).manifest
+    assert m["reply_vocabulary"] == load_reply_vocabulary(built["tmp"] / "dataset") and len(m["reply_vocabulary"]) > 50
+    assert Sampling.from_manifest(m).vocabulary == frozenset(m["reply_vocabulary"])
+
+
+@pytest.mark.slow
 def test_resume_skips_finished_stages(built):
     result = CliRunner().invoke(cli, ["build", "--config", str(built["cfg"]), "--out", str(built["out"])])
     assert result.exit_code == 0, result.output
