@@ -93,13 +93,15 @@ def problems_with(
     vocabulary: frozenset[str] | None = None,
 ) -> list[str]:
     """Everything wrong with a reply: the manner checks, "unfit" when it is no apt reaction, "miscast:<name>"
-    for a person named in a part they did not play, and with `prompt` (what the model was shown)
-    "stranger:<name>" for a name the prompt does not hold; with a `vocabulary` (the bundle's
-    `reply_vocabulary`) also for an opening word that neither holds (manner.strangers)."""
+    for a person named in a part they did not play, "initials:<letters>" for one named by their initials, and
+    with `prompt` (what the model was shown) "stranger:<name>" for a name the prompt does not hold; with a
+    `vocabulary` (the bundle's `reply_vocabulary`) also for an opening word that neither holds
+    (manner.strangers)."""
     problems = manner.check_reply(reply, event, event_text=event_text)
     if not manner.fits(reply, event):
         problems.append("unfit")
     problems += [f"miscast:{name}" for name in manner.miscast(reply, event)]
+    problems += [f"initials:{letters}" for letters in manner.initials(reply, event)]
     if prompt is not None:
         problems += [f"stranger:{name}" for name in manner.strangers(reply, prompt, vocabulary)]
     return problems

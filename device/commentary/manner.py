@@ -1065,6 +1065,19 @@ def miscast(reply: str, event: Canonical) -> list[str]:
     return found
 
 
+def initials(reply: str, event: Canonical) -> list[str]:
+    """Initials of the event's people that the reply names them by: "Lovely from JJ." to a four of JJ Roy's,
+    "Good catch, TWM Latham.". Cricsheet writes people so; no line of the training data names anyone that
+    way, and a listener hears letters where a name belongs."""
+    letters = {
+        word
+        for role in ("batter", "bowler", "fielder", "player_out")
+        for word in _NAME_WORD.findall(getattr(event, role) or "")
+        if word.isupper() and len(word) <= 4
+    }
+    return [m.group(0) for m in _NAME_WORD.finditer(reply or "") if m.group(0) in letters]
+
+
 def check_reply(reply: str, event: Canonical, event_text: str | None = None) -> list[str]:
     """Problem codes for one reply to one event; [] when the reply is in the manner and consistent."""
     problems = []

@@ -23,6 +23,7 @@ from device.commentary.manner import (
     contradicts,
     echo,
     fits,
+    initials,
     miscast,
     strangers,
     word_count,
@@ -295,3 +296,18 @@ BAIRSTOW_FACES_STARC = {"batter": "JM Bairstow", "bowler": "MA Starc"}
 )
 def test_miscast_names_a_person_in_a_part_they_did_not_play(reply, event, names):
     assert miscast(reply, event) == names
+
+
+@pytest.mark.parametrize(
+    "reply,names",
+    [
+        ("Lovely from JJ.", ["JJ"]),
+        ("Good catch, TWM Latham.", ["TWM"]),
+        ("Lovely from Roy.", []),
+        ("Plumb. LBW.", []),  # letters that are no one's initials
+        ("", []),
+    ],
+)
+def test_initials_are_a_person_named_by_their_letters(reply, names):
+    four = Canonical("four", batter="JJ Roy", bowler="MJ Henry", fielder="TWM Latham")
+    assert initials(reply, four) == names

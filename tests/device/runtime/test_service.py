@@ -104,6 +104,13 @@ def test_a_name_the_prompt_does_not_hold_is_replaced_when_the_guard_has_the_prom
     assert guard("Tight from Owls.", event) == ("Tight from Owls.", [])
 
 
+def test_a_person_named_by_initials_is_replaced():
+    four = Canonical("four", runs=4, batter="JJ Roy", bowler="MJ Henry")
+    reply, problems = guard("Lovely from JJ.", four, event_text="Henry to Roy, FOUR")
+    assert "initials:JJ" in problems and reply != "Lovely from JJ."
+    assert guard("Lovely from Roy.", four, event_text="Henry to Roy, FOUR") == ("Lovely from Roy.", [])
+
+
 def test_a_batter_named_as_the_bowler_is_replaced():
     event = read_event(
         delivery={"batter": "HM Nicholls", "bowler": "LE Plunkett", "runs": {"batter": 0, "extras": 0, "total": 0}},
