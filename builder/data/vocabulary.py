@@ -1,6 +1,6 @@
 """The words a bundle's training replies use: what its guard judges an opening word against (issue 15).
 
-A 135M model sampled at temperature 0.5 now and then opens a reply with a word it was never taught
+A sampled 135M model now and then opens a reply with a word it was never taught
 ("Slogan.", "Strawed it.") or with a name that is no one of the ball ("Starc goes big." to a four of Roy's).
 The guard's name check (`device.commentary.manner.strangers`) cannot tell either from "Marvellous." without
 the words the model was taught, so a build that asks for it (`export.guard_vocabulary`) writes them to the
