@@ -21,11 +21,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from device.commentary.manner import word_keys
+from device.commentary.manner import PEOPLE_ROLES, word_keys
 
 SPLITS = ("train.jsonl", "val.jsonl")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][A-Za-z'’-]*")  # "Ahmadzai", "Root's"; not "FOUR" or "W"
-PEOPLE = ("batter", "bowler", "fielder", "player_out")
 
 
 def reply_vocabulary(rows: Iterable[dict]) -> list[str]:
@@ -35,7 +34,7 @@ def reply_vocabulary(rows: Iterable[dict]) -> list[str]:
         reply = next((m["content"] for m in reversed(row["messages"]) if m["role"] == "assistant"), "")
         canonical = row.get("canonical") or {}
         prompt = "\n".join(m["content"] for m in row["messages"] if m["role"] == "user")
-        names = {k for role in PEOPLE for k in word_keys(canonical.get(role) or "")}
+        names = {k for role in PEOPLE_ROLES for k in word_keys(canonical.get(role) or "")}
         names |= set(word_keys(" ".join(_CAPITALISED.findall(reply)))) & set(
             word_keys(" ".join(_CAPITALISED.findall(prompt)))
         )

@@ -408,7 +408,7 @@ def evaluate_models(
             extra["base-zero-shot"]["loss"] = base_hf.reference_loss(refs)
         variety = None
         if getattr(ecfg, "variety", False):  # issue 15: the served sampling, whole matches, sampled Q4 vs F16
-            variety = _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label, dataset_dir)
+            variety = _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label, vocabulary)
         quantization = None
         if f16_gguf is not None and ecfg.kl_events > 0:  # before the gate, whose KL threshold reads it
             forced = [e for e in events if e.reference] or events
@@ -446,13 +446,16 @@ def _served_vocabulary(cfg, dataset_dir) -> frozenset:
     return served_sampling(cfg, dataset_dir).vocabulary
 
 
-def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label, dataset_dir=None) -> dict:
+def _variety(events, replies, truncated, extra, pool, gguf, f16_gguf, cfg, ecfg, label, vocabulary=frozenset()) -> dict:
     """Adds SAMPLED (what /v1/commentary returns under the bundle's sampling) to `replies`; returns the
-    replayed matches' variety and the sampled Q4 vs F16 rates (builder.eval.variety)."""
+    replayed matches' variety and the sampled Q4 vs F16 rates (builder.eval.variety). `vocabulary`: the
+    bundle's reply vocabulary, read once by the caller (_served_vocabulary)."""
+    from dataclasses import replace
+
     from builder.eval.variety import evaluate_variety, raw_sampled, sampled_rates, served_replies, served_sampling
     from device.runtime.service import Commentator
 
-    sampling = served_sampling(cfg, dataset_dir)
+    sampling = replace(served_sampling(cfg), vocabulary=vocabulary)
     start = time.perf_counter()
     commentator = Commentator(pool.get(gguf), sampling=sampling)
     replies[SAMPLED], stats = served_replies(commentator, events)

@@ -984,6 +984,7 @@ def echo(reply: str, event_text: str, names: tuple[str, ...] = ()) -> bool:
 
 
 _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+PEOPLE_ROLES = ("batter", "bowler", "fielder", "player_out")  # the fields of `Canonical` that name a person
 
 
 def word_key(word: str) -> str:
@@ -1052,7 +1053,7 @@ def miscast(reply: str, event: Canonical) -> list[str]:
     if not allowed or not reply:
         return []
     people: dict[str, set] = {}
-    for role in ("batter", "bowler", "fielder", "player_out"):
+    for role in PEOPLE_ROLES:
         for word in _NAME_WORD.findall(getattr(event, role) or ""):
             if not (word.isupper() and len(word) <= 3):  # "JM Bairstow": the initials name nobody
                 people.setdefault(word.lower(), set()).add(role)
@@ -1071,7 +1072,7 @@ def initials(reply: str, event: Canonical) -> list[str]:
     way, and a listener hears letters where a name belongs."""
     letters = {
         word
-        for role in ("batter", "bowler", "fielder", "player_out")
+        for role in PEOPLE_ROLES
         for word in _NAME_WORD.findall(getattr(event, role) or "")
         if word.isupper() and len(word) <= 4
     }
